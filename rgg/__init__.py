@@ -1,0 +1,16 @@
+"""rgg: scanpy-exact ``rank_genes_groups`` on fast Numba kernels."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import get
+from ._settings import settings
+from .api import rank_genes_groups
+
+try:
+    __version__ = version("rgg")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__", "get", "rank_genes_groups", "settings"]

@@ -1,0 +1,31 @@
+"""Exceptions for bad input.
+
+Each subclasses the exception scanpy raises in the same situation, so code written against
+scanpy (``except IndexError``, ``except AttributeError``) keeps working, while the message
+names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+
+class _MessageKeyError(KeyError):
+    """A KeyError whose message prints as written (KeyError quotes it otherwise)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ColumnNotFoundError(_MessageKeyError):
+    """An ``obs``/``var`` column or a layer that does not exist."""
+
+
+class GroupbyNotCategoricalError(ValueError, AttributeError):
+    """``groupby`` names a numeric or boolean column (scanpy: AttributeError on ``.cat``)."""
+
+
+class UnknownGroupError(ValueError, IndexError):
+    """A label in ``groups`` that is not a category (scanpy: bare IndexError)."""
+
+
+class NonFiniteValuesError(ValueError):
+    """NaN or infinite values in the tested matrix."""

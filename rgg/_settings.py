@@ -1,0 +1,56 @@
+"""Process-wide settings: how many threads rgg's kernels use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numba
+
+
+@dataclass
+class Settings:
+    """rgg's settings.
+
+    Attributes
+    ----------
+    n_jobs
+        Threads for the Numba kernels. ``None`` or ``-1`` means every thread Numba may use
+        (``NUMBA_NUM_THREADS``, by default the number of cores); unlike scanpy, rgg is
+        multi-threaded by default. Results do not depend on this number.
+    """
+
+    n_jobs: int | None = None
+
+
+settings = Settings()
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """Turn an ``n_jobs`` value into a thread count within Numba's limit."""
+    limit = numba.config.NUMBA_NUM_THREADS
+    if n_jobs is None or n_jobs == -1:
+        return limit
+    if n_jobs < 1:
+        msg = f"n_jobs={n_jobs} is not a thread count; use a positive number, or -1 for all cores."
+        raise ValueError(msg)
+    return min(n_jobs, limit)
+
+
+@contextmanager
+def numba_threads(n_jobs: int | None) -> Iterator[int]:
+    """Run the body with Numba limited to ``n_jobs`` threads, then restore the previous limit."""
+    previous = numba.get_num_threads()
+    n_threads = resolve_n_jobs(n_jobs if n_jobs is not None else settings.n_jobs)
+    numba.set_num_threads(n_threads)
+    try:
+        yield n_threads
+    finally:
+        numba.set_num_threads(previous)
+
+
+def cpu_count() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,15 @@
+"""Type aliases shared across rgg."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+import numpy as np
+from scipy import sparse
+
+Method = Literal["logreg", "t-test", "wilcoxon", "t-test_overestim_var"]
+CorrMethod = Literal["benjamini-hochberg", "bonferroni"]
+Matrix = np.ndarray | sparse.csr_matrix | sparse.csc_matrix | sparse.csr_array | sparse.csc_array
+
+METHODS: tuple[str, ...] = get_args(Method)
+CORR_METHODS: tuple[str, ...] = get_args(CorrMethod)

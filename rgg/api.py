@@ -1,0 +1,222 @@
+"""``rank_genes_groups``: parameters in, scanpy-shaped results out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from . import stats
+from ._errors import NonFiniteValuesError
+from ._settings import numba_threads
+from ._types import CorrMethod, Method
+from .plan import Plan, build_plan
+from .results import GroupResult, build_uns, fraction_frame
+from .sweep import GeneSums, sweep
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+logger = logging.getLogger("rgg")
+
+RAW_COUNTS_WARNING = (
+    "It seems you use rank_genes_groups on the raw count data. "
+    "Please logarithmize your data before calling rank_genes_groups."
+)
+
+
+def rank_genes_groups(  # noqa: PLR0913
+    adata: AnnData,
+    groupby: str,
+    *,
+    mask_var: np.ndarray | str | None = None,
+    use_raw: bool | None = None,
+    groups: Literal["all"] | Iterable[str] = "all",
+    reference: str = "rest",
+    n_genes: int | None = None,
+    rankby_abs: bool = False,
+    pts: bool = False,
+    key_added: str | None = None,
+    copy: bool = False,
+    method: Method | None = None,
+    corr_method: CorrMethod = "benjamini-hochberg",
+    tie_correct: bool = False,
+    layer: str | None = None,
+    n_jobs: int | None = None,
+    **kwds: Any,
+) -> AnnData | None:
+    """Rank genes for characterizing groups; a drop-in for ``scanpy.tl.rank_genes_groups``.
+
+    Same parameters, same ``adata.uns[key_added]`` and the same numbers as scanpy, computed
+    by multi-threaded Numba kernels that never densify or copy the matrix per group.
+    Expects log-normalised data.
+
+    Parameters
+    ----------
+    adata
+        Annotated data matrix.
+    groupby
+        Categorical column of ``adata.obs`` whose groups are compared.
+    mask_var
+        Boolean mask (length ``adata.n_vars``) or name of a boolean ``adata.var`` column:
+        test only these genes. Corrections then run over the tested genes only.
+    use_raw
+        Test ``adata.raw.X``. Default: when ``adata.raw`` exists.
+    groups
+        ``'all'`` or the groups to report, in the output order. With ``reference='rest'``
+        the rest still holds *all* other cells, not only the listed groups.
+    reference
+        ``'rest'`` (each group against all other cells) or a group to compare against.
+    n_genes
+        Genes per group in the output tables (default: all tested genes).
+    rankby_abs
+        Rank by absolute score; stored scores keep their sign.
+    pts
+        Also store the fraction of cells expressing each gene (``pts``; ``pts_rest`` for
+        the rest in one-vs-rest mode). Ignored by logreg.
+    key_added
+        Key in ``adata.uns`` (default ``'rank_genes_groups'``).
+    copy
+        Work on a copy of ``adata`` and return it.
+    method
+        ``'t-test'`` (default), ``'t-test_overestim_var'``, ``'wilcoxon'`` or ``'logreg'``.
+    corr_method
+        ``'benjamini-hochberg'`` (default) or ``'bonferroni'``, per group over the tested genes.
+    tie_correct
+        Tie-corrected Wilcoxon variance.
+    layer
+        Test ``adata.layers[layer]`` (needs ``use_raw=False`` when ``adata.raw`` exists).
+    n_jobs
+        Threads for this call (default :attr:`rgg.settings.n_jobs`: all cores). Results do
+        not depend on it.
+    **kwds
+        Passed to :class:`sklearn.linear_model.LogisticRegression` for ``method='logreg'``.
+
+    Returns
+    -------
+    ``None``, or the new AnnData if ``copy=True``. Sets ``adata.uns[key_added]``:
+
+    ``params``
+        ``groupby``, ``reference``, ``method``, ``use_raw``, ``layer``, ``corr_method``.
+    ``names``, ``scores``
+        Record arrays, one field per group, genes in rank order; names ``object``,
+        scores ``float32`` (z-scores for Wilcoxon, t for t-tests, coefficients for logreg).
+    ``logfoldchanges``, ``pvals``, ``pvals_adj``
+        ``float32``, ``float64``, ``float64`` record arrays (not for logreg).
+    ``pts``, ``pts_rest``
+        DataFrames, genes (in gene order) by groups, when ``pts=True``.
+
+    Notes
+    -----
+    Deliberate departures from scanpy: a call that fails leaves ``adata`` untouched
+    (scanpy overwrites ``uns[key_added]`` first); the matrix is not mutated (scanpy runs
+    ``eliminate_zeros`` on it); the Wilcoxon variance is computed in float64, so it does
+    not overflow above about 3 million cells; NaN or infinite values raise an error; bad
+    arguments get messages that list the valid choices.
+    """
+    plan = build_plan(
+        adata,
+        groupby,
+        mask_var=mask_var,
+        use_raw=use_raw,
+        groups=groups,
+        reference=reference,
+        n_genes=n_genes,
+        rankby_abs=rankby_abs,
+        pts=pts,
+        key_added=key_added,
+        method=method,
+        corr_method=corr_method,
+        tie_correct=tie_correct,
+        layer=layer,
+        kwds=kwds,
+    )
+    with numba_threads(n_jobs):
+        uns = compute(plan)
+    target = adata.copy() if copy else adata
+    target.strings_to_categoricals()  # scanpy's sanitize step
+    target.uns[plan.key_added] = uns
+    return target if copy else None
+
+
+def compute(plan: Plan) -> dict:
+    """Run the plan and return what belongs in ``adata.uns[plan.key_added]``."""
+    if plan.method == "logreg":
+        return build_uns(plan.params(), _logreg(plan), plan.var_names, plan.n_genes, rankby_abs=plan.rankby_abs)
+
+    sums = sweep(plan)
+    _check_values(sums)
+    summary = stats.summarise_groups(
+        plan.n_per_code, sums.nnz, sums.sums, sums.m2, plan.n_groups, plan.reference_index
+    )
+    results = [_test_group(plan, sums, summary, g) for g in plan.reported_groups]
+    pts = pts_rest = None
+    if plan.pts:
+        pts = fraction_frame(summary.frac, plan.var_names, plan.group_labels)
+        if plan.reference_index is None:
+            pts_rest = fraction_frame(summary.frac_other, plan.var_names, plan.group_labels)
+    return build_uns(
+        plan.params(), results, plan.var_names, plan.n_genes,
+        rankby_abs=plan.rankby_abs, pts=pts, pts_rest=pts_rest,
+    )  # fmt: skip
+
+
+def _check_values(sums: GeneSums) -> None:
+    if sums.n_nonfinite:
+        msg = (
+            f"The tested matrix holds {sums.n_nonfinite} NaN or infinite values. "
+            "rank_genes_groups needs finite, log-normalised expression values: fix or "
+            "drop them first (e.g. np.nan_to_num on the matrix), or exclude those genes "
+            "with mask_var."
+        )
+        raise NonFiniteValuesError(msg)
+    if sums.n_negative == 0 and sums.n_fractional == 0:
+        logger.warning(RAW_COUNTS_WARNING)
+
+
+def _test_group(plan: Plan, sums: GeneSums, summary: stats.GroupSummary, g: int) -> GroupResult:
+    n = summary.n[g]
+    if plan.method == "wilcoxon":
+        if plan.reference_index is None:
+            tiesum = sums.tiesums if plan.tie_correct else None
+            scores, pvals = stats.wilcoxon_rest(sums.ranksums[:, g], n, plan.n_cells, tiesum)
+        else:
+            n_ref = summary.n[plan.reference_index]
+            _hint_small_groups(n, n_ref)
+            tiesum = sums.tiesums[:, g] if plan.tie_correct else None
+            scores, pvals = stats.wilcoxon_reference(sums.ustats[:, g], n, n_ref, tiesum)
+    else:
+        scores, pvals = stats.welch_ttest(
+            summary.mean[g], summary.var[g], n,
+            summary.mean_other[g], summary.var_other[g], summary.n_other[g],
+            overestimate_var=plan.method == "t-test_overestim_var",
+        )  # fmt: skip
+    return GroupResult(
+        label=plan.group_labels[g],
+        scores=scores,
+        pvals=pvals,
+        pvals_adj=stats.adjust_pvalues(pvals, plan.corr_method),
+        logfoldchanges=stats.log_fold_change(summary.mean[g], summary.mean_other[g], plan.log1p_base),
+    )
+
+
+def _hint_small_groups(n: float, n_ref: float) -> None:
+    if n <= 25 or n_ref <= 25:
+        logger.info("Few observations in a group for normal approximation (<=25). Lower test accuracy.")
+
+
+def _logreg(plan: Plan) -> list[GroupResult]:
+    in_groups = plan.cell_codes >= 0
+    if plan.reference_index is None:
+        in_groups &= plan.cell_codes < plan.n_groups
+    if plan.n_groups == 1:
+        msg = "Cannot perform logistic regression on a single cluster."
+        raise ValueError(msg)
+    x = plan.matrix if len(plan.genes) == plan.matrix.shape[1] else plan.matrix[:, plan.genes]
+    x = x[in_groups]
+    labels = plan.category_codes[in_groups]
+    rows = stats.logreg_scores(x, labels, plan.group_categories, plan.logreg_kwds)
+    labels_out = [plan.group_labels[g] for g in plan.reported_groups]
+    return [GroupResult(label=lab, scores=row) for lab, row in zip(labels_out, rows, strict=True)]

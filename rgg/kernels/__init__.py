@@ -1,0 +1,24 @@
+"""Numba kernels: plain arrays in, preallocated arrays out; no AnnData, pandas or I/O.
+
+Every kernel works on a *gene block* in compressed sparse column form: ``indptr``,
+``rows``, ``data`` and ``cols`` (which columns of ``indptr`` belong to the block). Stored
+zeros are skipped wherever they appear, so callers never need to mutate a user's matrix
+with ``eliminate_zeros``.
+"""
+
+from __future__ import annotations
+
+from .accumulate import accumulate_csc, leave_one_out_m2
+from .blocks import csr_block_to_csc, dense_block_to_csc
+from .checks import scan_values
+from .ranksum import ranksum_reference_csc, ranksum_rest_csc
+
+__all__ = [
+    "accumulate_csc",
+    "csr_block_to_csc",
+    "dense_block_to_csc",
+    "leave_one_out_m2",
+    "ranksum_reference_csc",
+    "ranksum_rest_csc",
+    "scan_values",
+]

@@ -1,0 +1,163 @@
+"""Adapters from the matrices users hold to the gene blocks the kernels take.
+
+A *gene block* is a run of tested genes in compressed-sparse-column form. CSC input is used
+in place (no copy); CSR and dense input are transposed one block at a time, so the extra
+memory is bounded by the block budget rather than by the size of the matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from . import kernels
+
+#: Upper bound on the non-zeros held by one transposed gene block (CSR and dense input).
+DEFAULT_BLOCK_NNZ = 16_000_000
+
+
+@dataclass(frozen=True)
+class GeneBlock:
+    """One block of tested genes in CSC form.
+
+    Attributes
+    ----------
+    start, stop
+        Positions of the block in the list of tested genes.
+    indptr, rows, data
+        CSC arrays; stored zeros may be present and are skipped by the kernels.
+    cols
+        Which column of ``indptr`` holds each gene of the block.
+    """
+
+    start: int
+    stop: int
+    indptr: np.ndarray
+    rows: np.ndarray
+    data: np.ndarray
+    cols: np.ndarray
+
+
+def is_supported(x: object) -> bool:
+    """Whether ``x`` is an in-memory matrix rgg can test."""
+    return isinstance(x, np.ndarray) or (sparse.issparse(x) and x.format in {"csr", "csc"})
+
+
+def _kernel_dtype(data: np.ndarray) -> np.ndarray:
+    """Keep float32/float64 as given (ties are decided in the input dtype); cast others."""
+    if data.dtype in (np.float32, np.float64):
+        return data
+    return data.astype(np.float64)
+
+
+def stored_values(x: np.ndarray | sparse.spmatrix) -> np.ndarray:
+    """The values a check must look at: stored entries of a sparse matrix, all of a dense one."""
+    if sparse.issparse(x):
+        return x.data
+    return np.asarray(x).reshape(-1)
+
+
+def iter_gene_blocks(
+    x: np.ndarray | sparse.spmatrix,
+    genes: np.ndarray,
+    *,
+    block_nnz: int = DEFAULT_BLOCK_NNZ,
+) -> Iterator[GeneBlock]:
+    """Yield the tested genes of ``x`` (column indices ``genes``, increasing) as CSC blocks.
+
+    Parameters
+    ----------
+    x
+        Dense array, or scipy CSR/CSC matrix or array.
+    genes
+        Sorted column indices of the genes to test.
+    block_nnz
+        Target for the non-zeros of one transposed block.
+    """
+    genes = np.asarray(genes, dtype=np.int64)
+    if sparse.issparse(x) and x.format == "csc":
+        yield from _csc_blocks(x, genes)
+    elif sparse.issparse(x) and x.format == "csr":
+        yield from _csr_blocks(x, genes, block_nnz)
+    elif isinstance(x, np.ndarray):
+        yield from _dense_blocks(x, genes, block_nnz)
+    else:
+        msg = f"rank_genes_groups is not implemented for matrices of type {type(x)}"
+        raise NotImplementedError(msg)
+
+
+def _csc_blocks(x: sparse.spmatrix, genes: np.ndarray) -> Iterator[GeneBlock]:
+    x = _canonical(x)
+    # Columns are independent in CSC, so one block covers every gene.
+    yield GeneBlock(0, len(genes), x.indptr, x.indices, _kernel_dtype(x.data), genes)
+
+
+def _canonical(x: sparse.spmatrix) -> sparse.spmatrix:
+    """Sorted indices without duplicates (a copy only when the input is not canonical)."""
+    if x.has_canonical_format:
+        return x
+    x = x.copy()
+    x.sum_duplicates()
+    return x
+
+
+def _split_by_nnz(nnz_per_gene: np.ndarray, block_nnz: int) -> list[tuple[int, int]]:
+    """Cut consecutive genes into runs whose non-zeros stay near ``block_nnz``."""
+    bounds = []
+    start = 0
+    total = 0
+    for j, n in enumerate(nnz_per_gene):
+        if total + n > block_nnz and j > start:
+            bounds.append((start, j))
+            start = j
+            total = 0
+        total += int(n)
+    bounds.append((start, len(nnz_per_gene)))
+    return bounds
+
+
+def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterator[GeneBlock]:
+    x = _canonical(x)
+    n_cols = x.shape[1]
+    nnz_per_col = np.bincount(x.indices, minlength=n_cols)
+    cursor = x.indptr[:-1].astype(np.int64)
+    data = x.data
+    out_dtype = _kernel_dtype(data[:0]).dtype
+    for start, stop in _split_by_nnz(nnz_per_col[genes], block_nnz):
+        block_genes = genes[start:stop]
+        col_pos = np.full(n_cols, -1, dtype=np.int64)
+        col_pos[block_genes] = np.arange(len(block_genes))
+        capacity = int(nnz_per_col[block_genes].sum())
+        indptr = np.zeros(len(block_genes) + 1, dtype=np.int64)
+        rows = np.empty(capacity, dtype=np.int32 if x.shape[0] < 2**31 else np.int64)
+        values = np.empty(capacity, dtype=out_dtype)
+        n = kernels.csr_block_to_csc(
+            x.indptr, x.indices, data, cursor, col_pos, int(block_genes[-1]) + 1,
+            indptr, rows, values,
+        )  # fmt: skip
+        yield GeneBlock(
+            start, stop, indptr, rows[:n], values[:n], np.arange(len(block_genes))
+        )
+
+
+def _dense_blocks(x: np.ndarray, genes: np.ndarray, block_nnz: int) -> Iterator[GeneBlock]:
+    n_rows = x.shape[0]
+    genes_per_block = max(1, block_nnz // max(n_rows, 1))
+    for start in range(0, len(genes), genes_per_block):
+        stop = min(start + genes_per_block, len(genes))
+        block_genes = genes[start:stop]
+        source = x
+        cols = block_genes
+        if x.dtype not in (np.float32, np.float64):
+            # integer or boolean input: cast one block at a time, never the whole matrix
+            source = x[:, block_genes].astype(np.float64)
+            cols = np.arange(len(block_genes))
+        capacity = n_rows * len(block_genes)
+        indptr = np.zeros(len(block_genes) + 1, dtype=np.int64)
+        rows = np.empty(capacity, dtype=np.int32 if n_rows < 2**31 else np.int64)
+        values = np.empty(capacity, dtype=source.dtype)
+        n = kernels.dense_block_to_csc(source, cols, indptr, rows, values)
+        yield GeneBlock(start, stop, indptr, rows[:n], values[:n], np.arange(len(block_genes)))

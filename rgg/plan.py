@@ -1,0 +1,359 @@
+"""Validate a ``rank_genes_groups`` call and resolve it into a frozen :class:`Plan`.
+
+Every message about bad user input lives here. Nothing in this module mutates the AnnData:
+a call that fails leaves ``adata`` exactly as it was.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_string_dtype
+
+from ._errors import ColumnNotFoundError, GroupbyNotCategoricalError, UnknownGroupError
+from ._types import CORR_METHODS, METHODS, Matrix
+from .matrix import is_supported
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated, fully resolved ``rank_genes_groups`` request.
+
+    Attributes
+    ----------
+    groupby, method, corr_method, reference, use_raw, layer
+        As stored in ``uns[key]['params']`` (``use_raw`` resolved, ``reference`` as given).
+    matrix
+        The matrix that is tested (X, raw.X or a layer), before the gene mask.
+    genes
+        Sorted column indices of the tested genes in ``matrix``.
+    var_names
+        Names of the tested genes.
+    group_labels
+        ``str`` of each selected group, in output order (scanpy's ``groups_order``).
+    group_categories
+        Category code of each selected group.
+    cell_codes
+        Per cell: position of its group in ``group_labels``; ``len(group_labels)`` for the
+        other cells in one-vs-rest mode (they belong to "rest"); ``-1`` in reference mode
+        (they take no part).
+    n_per_code
+        Cells per code (length ``len(group_labels) + 1`` in one-vs-rest mode).
+    reference_index
+        Position of the reference in ``group_labels``, or ``None`` for "rest".
+    category_codes
+        pandas category code of every cell (-1 for NaN), the labels logreg is fitted on.
+    """
+
+    groupby: str
+    method: str
+    corr_method: str
+    reference: str
+    use_raw: bool
+    layer: str | None
+    matrix: Matrix
+    genes: np.ndarray
+    var_names: pd.Index
+    group_labels: list[str]
+    group_categories: list[int]
+    cell_codes: np.ndarray
+    n_per_code: np.ndarray
+    reference_index: int | None
+    category_codes: np.ndarray
+    n_genes: int
+    rankby_abs: bool
+    pts: bool
+    tie_correct: bool
+    key_added: str
+    log1p_base: float | None
+    logreg_kwds: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_cells(self) -> int:
+        """Rows of the tested matrix."""
+        return int(self.cell_codes.shape[0])
+
+    @property
+    def n_groups(self) -> int:
+        """Number of selected groups (reference included)."""
+        return len(self.group_labels)
+
+    @property
+    def reported_groups(self) -> list[int]:
+        """Positions in ``group_labels`` of the groups that get a result field."""
+        if self.method == "logreg":
+            return [0] if self.n_groups <= 2 else list(range(self.n_groups))
+        return [g for g in range(self.n_groups) if g != self.reference_index]
+
+    def params(self) -> dict[str, Any]:
+        """``uns[key]['params']`` exactly as scanpy stores it."""
+        return dict(
+            groupby=self.groupby,
+            reference=self.reference,
+            method=self.method,
+            use_raw=self.use_raw,
+            layer=self.layer,
+            corr_method=self.corr_method,
+        )
+
+
+def _nearest(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, [str(c) for c in choices], n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _check_mask_var(adata: AnnData, mask_var: Any) -> np.ndarray | None:
+    """Scanpy's mask checks and wording (spec section 2, step 1)."""
+    if mask_var is None:
+        return None
+    if isinstance(mask_var, str):
+        if mask_var not in adata.var.columns:
+            msg = (
+                f"Did not find `adata.var[{mask_var!r}]`. "
+                "Either add the mask first to `adata.var`"
+                "or consider using the mask argument with an array."
+            )
+            raise ValueError(msg)
+        mask = adata.var[mask_var].to_numpy()
+    else:
+        mask = np.asarray(mask_var)
+        if len(mask) != adata.n_vars:
+            msg = "The shape of the mask do not match the data."
+            raise ValueError(msg)
+    if not is_bool_dtype(mask.dtype):
+        msg = "Mask array must be boolean."
+        raise ValueError(msg)
+    return mask.astype(bool)
+
+
+def _groupby_categorical(adata: AnnData, groupby: str) -> pd.Categorical:
+    if groupby not in adata.obs.columns:
+        msg = (
+            f"groupby={groupby!r} is not a column of adata.obs.{_nearest(groupby, adata.obs.columns)} "
+            f"Available columns: {list(adata.obs.columns)}."
+        )
+        raise ColumnNotFoundError(msg)
+    column = adata.obs[groupby]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.array
+    if is_string_dtype(column.dtype) and not is_bool_dtype(column.dtype):
+        # what scanpy's sanitize step does to string columns
+        return pd.Categorical(column.to_numpy())
+    msg = (
+        f"adata.obs[{groupby!r}] has dtype {column.dtype}, but groups must be categories. "
+        f"Convert it first: adata.obs[{groupby!r}] = adata.obs[{groupby!r}].astype(str).astype('category')"
+    )
+    raise GroupbyNotCategoricalError(msg)
+
+
+def _normalise_groups(groups: Any, reference: str) -> list | None:
+    """Scanpy's ``groups`` rules (spec section 2, step 10); ``None`` means all."""
+    if isinstance(groups, str) and groups == "all":
+        return None
+    if isinstance(groups, str | int):
+        msg = "Specify a sequence of groups"
+        raise ValueError(msg)
+    order = list(groups)
+    if not order:
+        msg = "groups=[] selects no group; pass 'all' or a list of category labels."
+        raise ValueError(msg)
+    if isinstance(order[0], int):
+        order = [str(n) for n in order]
+    if reference != "rest" and reference not in set(order):
+        order = [*order, reference]
+    return order
+
+
+def _category_position(categories: pd.Index, label: Any) -> int | None:
+    """Position of ``label`` among the categories, also matching ``str(category)``."""
+    hits = np.flatnonzero(categories.to_numpy() == label)
+    if len(hits) == 0:
+        hits = np.flatnonzero(categories.astype(str).to_numpy() == str(label))
+    return int(hits[0]) if len(hits) else None
+
+
+def _select_matrix(
+    adata: AnnData, use_raw: bool, layer: str | None
+) -> tuple[Matrix, pd.Index]:
+    if layer is not None:
+        if use_raw:
+            msg = "Cannot specify `layer` and have `use_raw=True`."
+            if adata.raw is not None:
+                msg += " adata.raw exists, so pass use_raw=False together with layer=."
+            raise ValueError(msg)
+        if layer not in adata.layers:
+            msg = (
+                f"layer={layer!r} is not in adata.layers.{_nearest(layer, adata.layers.keys())} "
+                f"Available layers: {list(adata.layers.keys())}."
+            )
+            raise ColumnNotFoundError(msg)
+        return adata.layers[layer], adata.var_names
+    if use_raw and adata.raw is not None:
+        return adata.raw.X, adata.raw.var_names
+    return adata.X, adata.var_names
+
+
+def build_plan(  # noqa: PLR0912, PLR0913, PLR0915
+    adata: AnnData,
+    groupby: str,
+    *,
+    mask_var: Any = None,
+    use_raw: bool | None = None,
+    groups: Any = "all",
+    reference: str = "rest",
+    n_genes: int | None = None,
+    rankby_abs: bool = False,
+    pts: bool = False,
+    key_added: str | None = None,
+    method: str | None = None,
+    corr_method: str = "benjamini-hochberg",
+    tie_correct: bool = False,
+    layer: str | None = None,
+    kwds: Mapping[str, Any] | None = None,
+) -> Plan:
+    """Check every argument of ``rank_genes_groups`` and resolve it, in scanpy's order.
+
+    Raises the exception type scanpy raises for the same mistake (ValueError, KeyError,
+    NotImplementedError), or a subclass of it with a message that says how to fix it.
+    """
+    kwds = dict(kwds or {})
+    mask = _check_mask_var(adata, mask_var)
+
+    if use_raw is None:
+        use_raw = adata.raw is not None
+    elif use_raw is True and adata.raw is None:
+        msg = "Received `use_raw=True`, but `adata.raw` is empty."
+        raise ValueError(msg)
+
+    if method is None:
+        method = "t-test"
+    if "only_positive" in kwds:
+        rankby_abs = not kwds.pop("only_positive")
+    if method not in METHODS:
+        msg = f"Method must be one of {list(METHODS)}, got method={method!r}."
+        raise ValueError(msg)
+    if corr_method not in CORR_METHODS:
+        msg = f"Correction method must be one of {list(CORR_METHODS)}, got corr_method={corr_method!r}."
+        raise ValueError(msg)
+
+    labels = _groupby_categorical(adata, groupby)
+    categories = labels.categories
+    selected = _normalise_groups(groups, reference)
+
+    if reference != "rest" and _category_position(categories, reference) is None:
+        msg = (
+            f"reference = {reference} needs to be one of groupby = {categories.tolist()}."
+            f"{_nearest(str(reference), categories)} Use reference='rest' to compare each group "
+            "with all other cells."
+        )
+        raise ValueError(msg)
+
+    if selected is None:
+        positions = list(range(len(categories)))
+    else:
+        positions = []
+        unknown = []
+        for label in selected:
+            pos = _category_position(categories, label)
+            if pos is None:
+                unknown.append(label)
+            else:
+                positions.append(pos)
+        if unknown:
+            msg = (
+                f"groups {unknown} are not categories of adata.obs[{groupby!r}]. "
+                f"Valid groups: {categories.tolist()}."
+            )
+            raise UnknownGroupError(msg)
+    group_labels = [str(categories[p]) for p in positions]
+
+    category_codes = np.asarray(labels.codes, dtype=np.int64)
+    cells_per_category = np.bincount(category_codes[category_codes >= 0], minlength=len(categories))
+    too_small = {
+        label: int(cells_per_category[p])
+        for label, p in zip(group_labels, positions, strict=True)
+        if cells_per_category[p] < 2
+    }
+    if too_small:
+        sizes = ", ".join(f"{label!r}: {n}" for label, n in too_small.items())
+        msg = (
+            f"Could not calculate statistics for groups {', '.join(too_small)} "
+            f"since they only contain one sample. Cells per group: {sizes}. A test needs at "
+            "least 2 cells per group: leave these groups out with groups=[...], or remove "
+            "their cells (and unused categories: .cat.remove_unused_categories())."
+        )
+        raise ValueError(msg)
+
+    matrix, matrix_var_names = _select_matrix(adata, use_raw, layer)
+    if not is_supported(matrix):
+        msg = (
+            f"rank_genes_groups is not implemented for matrices of type {type(matrix)}. "
+            "Load the data into memory first (adata.to_memory() or read_h5ad without backed=)."
+        )
+        raise NotImplementedError(msg)
+
+    n_vars = matrix.shape[1]
+    if mask is not None:
+        if len(mask) != n_vars:
+            msg = (
+                f"mask_var has {len(mask)} entries (one per gene of adata.var) but adata.raw.X, "
+                f"the tested matrix, has {n_vars} genes. Pass use_raw=False to test adata.X, "
+                "or give a mask as long as adata.raw.var_names."
+            )
+            raise ValueError(msg)
+        genes = np.flatnonzero(mask).astype(np.int64)
+    else:
+        genes = np.arange(n_vars, dtype=np.int64)
+    if len(genes) == 0:
+        msg = "mask_var selects no gene; at least one gene must be tested."
+        raise ValueError(msg)
+
+    reference_index = None
+    if reference != "rest":
+        reference_index = group_labels.index(str(categories[_category_position(categories, reference)]))
+    code_of_category = np.full(len(categories) + 1, -1, dtype=np.int32)  # last slot: NaN
+    code_of_category[positions] = np.arange(len(positions), dtype=np.int32)
+    cell_codes = code_of_category[category_codes]
+    n_codes = len(positions)
+    if reference_index is None:
+        cell_codes[cell_codes < 0] = len(positions)  # unselected and NaN cells form "rest"
+        n_codes += 1
+    n_per_code = np.bincount(cell_codes[cell_codes >= 0], minlength=n_codes).astype(np.int64)
+
+    n_tested = len(genes)
+    n_genes_user = n_tested if n_genes is None or n_genes > n_tested else int(n_genes)
+
+    log1p = adata.uns.get("log1p")
+    base = log1p.get("base") if isinstance(log1p, Mapping) else None
+    return Plan(
+        groupby=groupby,
+        method=method,
+        corr_method=corr_method,
+        reference=reference,
+        use_raw=bool(use_raw),
+        layer=layer,
+        matrix=matrix,
+        genes=genes,
+        var_names=matrix_var_names[genes],
+        group_labels=group_labels,
+        group_categories=positions,
+        cell_codes=cell_codes,
+        n_per_code=n_per_code,
+        reference_index=reference_index,
+        category_codes=category_codes,
+        n_genes=n_genes_user,
+        rankby_abs=bool(rankby_abs),
+        pts=bool(pts),
+        tie_correct=bool(tie_correct),
+        key_added="rank_genes_groups" if key_added is None else key_added,
+        log1p_base=None if base is None else float(base),
+        logreg_kwds=kwds,
+    )

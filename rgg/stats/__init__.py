@@ -1,0 +1,24 @@
+"""Statistics: from accumulated sums to scores, p-values, corrections and fold changes.
+
+NumPy level only: no AnnData, no I/O.
+"""
+
+from __future__ import annotations
+
+from .foldchange import log_fold_change
+from .groupstats import GroupSummary, summarise_groups
+from .logreg import logreg_scores
+from .multitest import adjust_pvalues
+from .ttest import welch_ttest
+from .wilcoxon import wilcoxon_reference, wilcoxon_rest
+
+__all__ = [
+    "GroupSummary",
+    "adjust_pvalues",
+    "log_fold_change",
+    "logreg_scores",
+    "summarise_groups",
+    "welch_ttest",
+    "wilcoxon_reference",
+    "wilcoxon_rest",
+]

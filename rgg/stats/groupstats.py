@@ -1,0 +1,75 @@
+"""Means, variances and expressing fractions of each group and of what it is compared with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import kernels
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """Per selected group (rows) and gene (columns).
+
+    ``*_other`` describe the comparison set: all other cells (one-vs-rest) or the reference
+    group (every row then holds the reference's values). ``var*`` are ``None`` unless
+    centred sums of squares were accumulated.
+    """
+
+    n: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray | None
+    frac: np.ndarray
+    n_other: np.ndarray
+    mean_other: np.ndarray
+    var_other: np.ndarray | None
+    frac_other: np.ndarray
+
+
+def summarise_groups(
+    n_per_code: np.ndarray,
+    nnz: np.ndarray,
+    sums: np.ndarray,
+    m2: np.ndarray | None,
+    n_groups: int,
+    reference_index: int | None,
+) -> GroupSummary:
+    """Derive group and comparison-set statistics from per-code sums.
+
+    Parameters
+    ----------
+    n_per_code
+        Cells per code; in one-vs-rest mode the last code holds the cells of no selected
+        group.
+    nnz, sums, m2
+        ``(n_genes, n_codes)`` accumulators from the sweep.
+    n_groups
+        Number of selected groups (codes ``0 .. n_groups - 1``).
+    reference_index
+        Code of the reference group, or ``None`` for one-vs-rest.
+    """
+    n = n_per_code[:n_groups].astype(np.float64)
+    mean = sums[:, :n_groups].T / n[:, None]
+    frac = nnz[:, :n_groups].T / n[:, None]
+    var = None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if m2 is not None:
+            var = m2[:, :n_groups].T / (n[:, None] - 1)
+        if reference_index is None:
+            n_other = n_per_code.sum() - n
+            mean_other = (sums.sum(axis=1)[None, :] - sums[:, :n_groups].T) / n_other[:, None]
+            frac_other = (nnz.sum(axis=1)[None, :] - nnz[:, :n_groups].T) / n_other[:, None]
+            var_other = None
+            if m2 is not None:
+                m2_other = np.empty((sums.shape[0], n_groups))
+                kernels.leave_one_out_m2(n_per_code, sums, m2, n_groups, m2_other)
+                var_other = m2_other.T / (n_other[:, None] - 1)
+        else:
+            r = reference_index
+            n_other = np.full(n_groups, n[r])
+            mean_other = np.broadcast_to(mean[r], mean.shape)
+            frac_other = np.broadcast_to(frac[r], frac.shape)
+            var_other = None if var is None else np.broadcast_to(var[r], var.shape)
+    return GroupSummary(n, mean, var, frac, n_other, mean_other, var_other, frac_other)
