@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from .matrix import DEFAULT_BLOCK_NNZ, iter_gene_blocks
+from . import matrix
 from .plan import Plan
 
 
@@ -46,8 +46,11 @@ class GeneSums:
     n_fractional: int = 0
 
 
-def sweep(plan: Plan, *, block_nnz: int = DEFAULT_BLOCK_NNZ) -> GeneSums:
+def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
     """Run the kernels the plan's method needs over every gene block.
+
+    ``block_nnz`` bounds the non-zeros of a transposed block (default
+    :data:`rgg.matrix.DEFAULT_BLOCK_NNZ`, read at call time).
 
     Raises
     ------
@@ -70,7 +73,8 @@ def sweep(plan: Plan, *, block_nnz: int = DEFAULT_BLOCK_NNZ) -> GeneSums:
     )
     no_m2 = np.zeros((0, n_codes))
     codes = plan.cell_codes
-    for block in iter_gene_blocks(plan.matrix, plan.genes, block_nnz=block_nnz):
+    block_nnz = matrix.DEFAULT_BLOCK_NNZ if block_nnz is None else block_nnz
+    for block in matrix.iter_gene_blocks(plan.matrix, plan.genes, block_nnz=block_nnz):
         part = slice(block.start, block.stop)
         n_nonfinite, n_negative, n_fractional = kernels.scan_values(
             block.indptr, block.data, block.cols
