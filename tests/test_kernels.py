@@ -1,0 +1,161 @@
+"""Kernels and statistics against independent oracles (scipy), and across block boundaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse, stats
+
+import rgg
+import rgg.matrix
+from rgg import kernels
+from rgg.stats import adjust_pvalues, wilcoxon_reference, wilcoxon_rest
+
+from ._data import MATRIX_KINDS, awkward_adata
+
+
+def _random_column_data(rng: np.random.Generator, n_cells: int, n_genes: int) -> np.ndarray:
+    """Small integers (many ties), zeros and some negative values."""
+    x = rng.integers(-2, 4, size=(n_cells, n_genes)).astype(np.float64)
+    x[rng.random((n_cells, n_genes)) < 0.5] = 0
+    x[:, 0] = 0  # all zero
+    x[:, 1] = 2.5  # constant
+    return x
+
+
+def _ranksums_rest(x: np.ndarray, codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    csc = sparse.csc_matrix(x)
+    n_per_code = np.bincount(codes, minlength=n_codes).astype(np.int64)
+    ranksum = np.zeros((x.shape[1], n_codes))
+    tiesum = np.zeros(x.shape[1])
+    cols = np.arange(x.shape[1])
+    kernels.ranksum_rest_csc(csc.indptr, csc.indices, csc.data, cols, codes.astype(np.int32), n_per_code, ranksum, tiesum)
+    return ranksum, tiesum
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ranksum_rest_equals_scipy_ranks(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = _random_column_data(rng, 57, 9)
+    codes = rng.integers(0, 3, size=57)
+    ranksum, tiesum = _ranksums_rest(x, codes, 3)
+    for j in range(x.shape[1]):
+        ranks = stats.rankdata(x[:, j])
+        _, counts = np.unique(x[:, j], return_counts=True)
+        assert tiesum[j] == np.sum(counts.astype(float) ** 3 - counts)
+        for k in range(3):
+            assert ranksum[j, k] == ranks[codes == k].sum()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_wilcoxon_rest_pvalues_equal_mannwhitneyu(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = _random_column_data(rng, 64, 8)
+    codes = rng.integers(0, 2, size=64)
+    ranksum, tiesum = _ranksums_rest(x, codes, 2)
+    n = float((codes == 0).sum())
+    z, p = wilcoxon_rest(ranksum[:, 0], n, 64, tiesum)
+    for j in range(2, x.shape[1]):  # genes 0 and 1 are constant: no test
+        expected = stats.mannwhitneyu(x[codes == 0, j], x[codes == 1, j], use_continuity=False, method="asymptotic")
+        np.testing.assert_allclose(p[j], expected.pvalue, rtol=1e-10)
+    assert z[0] == 0 and p[0] == 1  # constant gene: 0/0 -> 0, as scanpy
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ranksum_reference_pvalues_equal_mannwhitneyu(seed: int) -> None:
+    """U of each group against the reference from one sort, vs scipy per pair."""
+    rng = np.random.default_rng(seed)
+    x = _random_column_data(rng, 80, 7)
+    codes = rng.integers(-1, 4, size=80).astype(np.int32)  # -1: in no selected group
+    ref = 2
+    csc = sparse.csc_matrix(x)
+    n_per_code = np.bincount(codes[codes >= 0], minlength=4).astype(np.int64)
+    ustat = np.zeros((7, 4))
+    tiesum = np.zeros((7, 4))
+    kernels.ranksum_reference_csc(csc.indptr, csc.indices, csc.data, np.arange(7), codes, n_per_code, ref, ustat, tiesum)
+    for g in (0, 1, 3):
+        a, b = x[codes == g], x[codes == ref]
+        z, p = wilcoxon_reference(ustat[:, g], len(a), len(b), tiesum[:, g])
+        for j in range(2, 7):
+            expected = stats.mannwhitneyu(a[:, j], b[:, j], use_continuity=False, method="asymptotic")
+            assert ustat[j, g] == expected.statistic
+            np.testing.assert_allclose(p[j], expected.pvalue, rtol=1e-10)
+        _, counts = np.unique(np.concatenate([a[:, 4], b[:, 4]]), return_counts=True)
+        assert tiesum[4, g] == np.sum(counts.astype(float) ** 3 - counts)
+
+
+def test_accumulate_and_leave_one_out_equal_numpy() -> None:
+    rng = np.random.default_rng(7)
+    x = _random_column_data(rng, 50, 6) + 0.25 * rng.random((50, 6))
+    codes = rng.integers(0, 4, size=50).astype(np.int32)
+    csc = sparse.csc_matrix(x)
+    n_per_code = np.bincount(codes, minlength=4).astype(np.int64)
+    nnz, sums, m2 = (np.zeros((6, 4)) for _ in range(3))
+    kernels.accumulate_csc(csc.indptr, csc.indices, csc.data, np.arange(6), codes, n_per_code, True, nnz, sums, m2)
+    rest_m2 = np.empty((6, 4))
+    kernels.leave_one_out_m2(n_per_code, sums, m2, 4, rest_m2)
+    for k in range(4):
+        group = x[codes == k]
+        np.testing.assert_array_equal(nnz[:, k], (group != 0).sum(axis=0))
+        np.testing.assert_allclose(sums[:, k], group.sum(axis=0), rtol=1e-13)
+        np.testing.assert_allclose(m2[:, k], ((group - group.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12, atol=1e-12)
+        rest = x[codes != k]
+        np.testing.assert_allclose(rest_m2[:, k], ((rest - rest.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12)
+
+
+def test_welch_ttest_equals_scipy() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(1, 2, size=(30, 5))
+    b = rng.normal(0, 1, size=(70, 5))
+    t, p = rgg.stats.welch_ttest(a.mean(0), a.var(0, ddof=1), 30, b.mean(0), b.var(0, ddof=1), 70)
+    expected = stats.ttest_ind(a, b, equal_var=False)
+    np.testing.assert_allclose(t, expected.statistic, rtol=1e-12)
+    np.testing.assert_allclose(p, expected.pvalue, rtol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["benjamini-hochberg", "bonferroni"])
+def test_adjust_pvalues_equal_statsmodels(method: str) -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.random.default_rng(0).random(200) ** 3
+    p[[3, 7]] = p[5]  # ties
+    expected = multipletests(p, method="fdr_bh" if method == "benjamini-hochberg" else "bonferroni")[1]
+    np.testing.assert_array_equal(adjust_pvalues(p, method), expected)
+
+
+def test_wilcoxon_variance_does_not_overflow_at_five_million_cells() -> None:
+    """scanpy's int64 product wraps above ~3M cells (spec 6.3); rgg stays in float64."""
+    n, m = 2_500_000, 2_500_000
+    ranksum = np.array([n * (n + m + 1) / 2.0 + 1e9])
+    z, p = wilcoxon_rest(ranksum, n, n + m, None)
+    expected = 1e9 / np.sqrt(float(n) * float(m) * float(n + m + 1) / 12.0)
+    np.testing.assert_allclose(z, expected, rtol=1e-12)
+    assert 0 < p[0] < 1
+
+
+@pytest.mark.parametrize("method", ["t-test", "wilcoxon"])
+@pytest.mark.parametrize("reference", ["rest", "b"])
+@pytest.mark.parametrize(("kind", "make"), MATRIX_KINDS[:3], ids=[k for k, _ in MATRIX_KINDS[:3]])
+def test_results_do_not_depend_on_block_size(monkeypatch, kind: str, make, reference: str, method: str) -> None:
+    """Tiny gene blocks (many CSR/dense transposes, with a mask) give bit-identical results."""
+    adata = awkward_adata(make, np.float32, seed=11)
+    mask = np.ones(adata.n_vars, dtype=bool)
+    mask[[2, 9, 10, 30]] = False
+    kwargs = dict(method=method, reference=reference, mask_var=mask, pts=True, tie_correct=True)
+    whole = rgg.rank_genes_groups(adata, "group", copy=True, **kwargs).uns["rank_genes_groups"]
+    monkeypatch.setattr(rgg.matrix, "DEFAULT_BLOCK_NNZ", 7)
+    blocked = rgg.rank_genes_groups(adata, "group", copy=True, **kwargs).uns["rank_genes_groups"]
+    for field in ("scores", "pvals", "logfoldchanges"):
+        assert whole[field].tobytes() == blocked[field].tobytes(), field
+    for group in whole["names"].dtype.names:
+        assert list(whole["names"][group]) == list(blocked["names"][group])
+    assert whole["pts"].equals(blocked["pts"])
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_results_do_not_depend_on_threads(n_jobs: int) -> None:
+    adata = awkward_adata(sparse.csr_matrix, np.float32, seed=12)
+    single = rgg.rank_genes_groups(adata, "group", method="wilcoxon", copy=True, n_jobs=1).uns["rank_genes_groups"]
+    multi = rgg.rank_genes_groups(adata, "group", method="wilcoxon", copy=True, n_jobs=n_jobs).uns["rank_genes_groups"]
+    assert single["scores"].tobytes() == multi["scores"].tobytes()
+    assert single["pvals"].tobytes() == multi["pvals"].tobytes()
