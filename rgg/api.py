@@ -27,7 +27,7 @@ RAW_COUNTS_WARNING = (
 )
 
 
-def rank_genes_groups(  # noqa: PLR0913
+def rank_genes_groups(
     adata: AnnData,
     groupby: str,
     *,
@@ -144,7 +144,9 @@ def rank_genes_groups(  # noqa: PLR0913
 def compute(plan: Plan) -> dict:
     """Run the plan and return what belongs in ``adata.uns[plan.key_added]``."""
     if plan.method == "logreg":
-        return build_uns(plan.params(), _logreg(plan), plan.var_names, plan.n_genes, rankby_abs=plan.rankby_abs)
+        return build_uns(
+            plan.params(), _logreg(plan), plan.var_names, plan.n_genes, rankby_abs=plan.rankby_abs
+        )
 
     sums = sweep(plan)
     _check_values(sums)
@@ -198,13 +200,17 @@ def _test_group(plan: Plan, sums: GeneSums, summary: stats.GroupSummary, g: int)
         scores=scores,
         pvals=pvals,
         pvals_adj=stats.adjust_pvalues(pvals, plan.corr_method),
-        logfoldchanges=stats.log_fold_change(summary.mean[g], summary.mean_other[g], plan.log1p_base),
+        logfoldchanges=stats.log_fold_change(
+            summary.mean[g], summary.mean_other[g], plan.log1p_base
+        ),
     )
 
 
 def _hint_small_groups(n: float, n_ref: float) -> None:
     if n <= 25 or n_ref <= 25:
-        logger.info("Few observations in a group for normal approximation (<=25). Lower test accuracy.")
+        logger.info(
+            "Few observations in a group for normal approximation (<=25). Lower test accuracy."
+        )
 
 
 def _logreg(plan: Plan) -> list[GroupResult]:

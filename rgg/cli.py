@@ -33,12 +33,27 @@ def _parser() -> argparse.ArgumentParser:
         "and print the top marker genes of each group.",
     )
     demo.add_argument("--input", help="an .h5ad file to use instead of the bundled data")
-    demo.add_argument("--groupby", default="bulk_labels", help="obs column with the groups (default: %(default)s)")
-    demo.add_argument("--method", default="wilcoxon", choices=METHODS, help="test (default: %(default)s)")
-    demo.add_argument("--corr-method", default="benjamini-hochberg", choices=CORR_METHODS, help="p-value correction")
-    demo.add_argument("--reference", default="rest", help="'rest' or a group to compare against (default: %(default)s)")
+    demo.add_argument(
+        "--groupby", default="bulk_labels", help="obs column with the groups (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--method", default="wilcoxon", choices=METHODS, help="test (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--corr-method",
+        default="benjamini-hochberg",
+        choices=CORR_METHODS,
+        help="p-value correction",
+    )
+    demo.add_argument(
+        "--reference",
+        default="rest",
+        help="'rest' or a group to compare against (default: %(default)s)",
+    )
     demo.add_argument("--tie-correct", action="store_true", help="tie-corrected Wilcoxon variance")
-    demo.add_argument("--n-genes", type=int, default=5, help="genes shown per group (default: %(default)s)")
+    demo.add_argument(
+        "--n-genes", type=int, default=5, help="genes shown per group (default: %(default)s)"
+    )
     demo.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     return parser
 
@@ -68,10 +83,16 @@ def _demo(args: argparse.Namespace) -> int:
         "(the first run includes compiling the kernels)\n"
     )
     table = get.rank_genes_groups_df(adata, None)
-    columns = [c for c in ("names", "scores", "logfoldchanges", "pvals_adj", "pct_nz_group") if c in table]
+    columns = [
+        c for c in ("names", "scores", "logfoldchanges", "pvals_adj", "pct_nz_group") if c in table
+    ]
     for group, rows in table.groupby("group", observed=True, sort=False):
         print(f"== {group}")
-        print(rows[columns].head(args.n_genes).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        print(
+            rows[columns]
+            .head(args.n_genes)
+            .to_string(index=False, float_format=lambda v: f"{v:.3g}")
+        )
         print()
     return 0
 

@@ -53,7 +53,11 @@ def rank_genes_groups_df(
         group = [group]
     groups = list(result["names"].dtype.names) if group is None else list(group)
     is_logreg = result["params"]["method"] == "logreg"
-    columns = ["names", "scores"] if is_logreg else ["names", "scores", "logfoldchanges", "pvals", "pvals_adj"]
+    columns = (
+        ["names", "scores"]
+        if is_logreg
+        else ["names", "scores", "logfoldchanges", "pvals", "pvals_adj"]
+    )
 
     per_group = []
     for name in groups:

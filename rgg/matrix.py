@@ -138,9 +138,7 @@ def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterat
             x.indptr, x.indices, data, cursor, col_pos, int(block_genes[-1]) + 1,
             indptr, rows, values,
         )  # fmt: skip
-        yield GeneBlock(
-            start, stop, indptr, rows[:n], values[:n], np.arange(len(block_genes))
-        )
+        yield GeneBlock(start, stop, indptr, rows[:n], values[:n], np.arange(len(block_genes)))
 
 
 def _dense_blocks(x: np.ndarray, genes: np.ndarray, block_nnz: int) -> Iterator[GeneBlock]:

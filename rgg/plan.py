@@ -95,14 +95,14 @@ class Plan:
 
     def params(self) -> dict[str, Any]:
         """``uns[key]['params']`` exactly as scanpy stores it."""
-        return dict(
-            groupby=self.groupby,
-            reference=self.reference,
-            method=self.method,
-            use_raw=self.use_raw,
-            layer=self.layer,
-            corr_method=self.corr_method,
-        )
+        return {
+            "groupby": self.groupby,
+            "reference": self.reference,
+            "method": self.method,
+            "use_raw": self.use_raw,
+            "layer": self.layer,
+            "corr_method": self.corr_method,
+        }
 
 
 def _nearest(name: str, choices: Iterable[str]) -> str:
@@ -180,9 +180,7 @@ def _category_position(categories: pd.Index, label: Any) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def _select_matrix(
-    adata: AnnData, use_raw: bool, layer: str | None
-) -> tuple[Matrix, pd.Index]:
+def _select_matrix(adata: AnnData, use_raw: bool, layer: str | None) -> tuple[Matrix, pd.Index]:
     if layer is not None:
         if use_raw:
             msg = "Cannot specify `layer` and have `use_raw=True`."
@@ -201,7 +199,7 @@ def _select_matrix(
     return adata.X, adata.var_names
 
 
-def build_plan(  # noqa: PLR0912, PLR0913, PLR0915
+def build_plan(
     adata: AnnData,
     groupby: str,
     *,
@@ -318,7 +316,9 @@ def build_plan(  # noqa: PLR0912, PLR0913, PLR0915
 
     reference_index = None
     if reference != "rest":
-        reference_index = group_labels.index(str(categories[_category_position(categories, reference)]))
+        reference_index = group_labels.index(
+            str(categories[_category_position(categories, reference)])
+        )
     code_of_category = np.full(len(categories) + 1, -1, dtype=np.int32)  # last slot: NaN
     code_of_category[positions] = np.arange(len(positions), dtype=np.int32)
     cell_codes = code_of_category[category_codes]

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
-from . import matrix
+from . import kernels, matrix
 from .plan import Plan
 
 

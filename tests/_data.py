@@ -42,7 +42,9 @@ def awkward_adata(
     sizes["e"] = n_cells - sum(sizes.values()) - 8
     labels = np.concatenate([[g] * n for g, n in sizes.items()] + [[None] * 8])
     rng.shuffle(labels)
-    counts = rng.negative_binomial(2, 0.6, size=(n_cells, n_genes)) * rng.binomial(1, 0.35, size=(n_cells, n_genes))
+    counts = rng.negative_binomial(2, 0.6, size=(n_cells, n_genes)) * rng.binomial(
+        1, 0.35, size=(n_cells, n_genes)
+    )
     counts[labels == "a", :5] += rng.poisson(3, size=((labels == "a").sum(), 5))
     counts[:, 5] = 0
     counts[:, 7] = 0
@@ -67,4 +69,6 @@ def count_adata(make_matrix: MatrixMaker = sparse.csr_matrix, *, seed: int = 1) 
     labels = np.repeat(["x", "y", "z"], 40)
     counts[labels == "x", :3] += 5
     obs = pd.DataFrame({"group": pd.Categorical(labels)}, index=[f"c{i}" for i in range(120)])
-    return ad.AnnData(make_matrix(counts), obs=obs, var=pd.DataFrame(index=[f"g{j}" for j in range(25)]))
+    return ad.AnnData(
+        make_matrix(counts), obs=obs, var=pd.DataFrame(index=[f"g{j}" for j in range(25)])
+    )

@@ -47,7 +47,9 @@ def tolerance_for(method: str | None) -> Tolerance:
     return TOL
 
 
-def assert_matches_scanpy(adata: ad.AnnData, groupby: str, tol: Tolerance | None = None, **kwargs) -> dict:
+def assert_matches_scanpy(
+    adata: ad.AnnData, groupby: str, tol: Tolerance | None = None, **kwargs
+) -> dict:
     """Run both tools with ``kwargs`` and assert that rgg's results equal scanpy's; return rgg's.
 
     On scanpy < 1.12.3, t-test genes that scanpy zeroes through float32 variance cancellation
@@ -60,7 +62,9 @@ def assert_matches_scanpy(adata: ad.AnnData, groupby: str, tol: Tolerance | None
     skip = None
     if method in (None, "t-test", "t-test_overestim_var") and not SCANPY_EXACT_VARIANCE:
         skip = check_cancelled_genes(adata, groupby, theirs, ours, **kwargs)
-    assert_same_results(theirs, ours, tol, rankby_abs=kwargs.get("rankby_abs", False), skip_genes=skip)
+    assert_same_results(
+        theirs, ours, tol, rankby_abs=kwargs.get("rankby_abs", False), skip_genes=skip
+    )
     return ours
 
 
@@ -75,12 +79,18 @@ def _tested_matrix(
         x, names = adata.X, adata.var_names
     x = x.toarray() if sparse.issparse(x) else np.asarray(x)
     if mask_var is not None:
-        mask = adata.var[mask_var].to_numpy(bool) if isinstance(mask_var, str) else np.asarray(mask_var)
+        mask = (
+            adata.var[mask_var].to_numpy(bool)
+            if isinstance(mask_var, str)
+            else np.asarray(mask_var)
+        )
         x, names = x[:, mask], names[mask]
     return x.astype(np.float64), list(names)
 
 
-def check_cancelled_genes(adata: ad.AnnData, groupby: str, theirs: dict, ours: dict, **kwargs) -> dict[str, set[str]]:
+def check_cancelled_genes(
+    adata: ad.AnnData, groupby: str, theirs: dict, ours: dict, **kwargs
+) -> dict[str, set[str]]:
     """Genes where old scanpy stores t = 0, p = 1 because a zero variance came out negative.
 
     For each, rgg's t must equal Welch's t from numpy float64 means and variances of the
@@ -96,12 +106,22 @@ def check_cancelled_genes(adata: ad.AnnData, groupby: str, theirs: dict, ours: d
     for group in theirs["names"].dtype.names:
         in_group = labels == group
         other = ~in_group if reference == "rest" else labels == reference
-        our_t = dict(zip(ours["names"][group], np.asarray(ours["scores"][group], dtype=np.float64), strict=True))
-        for gene, t, p in zip(theirs["names"][group], theirs["scores"][group], theirs["pvals"][group], strict=True):
+        our_t = dict(
+            zip(
+                ours["names"][group],
+                np.asarray(ours["scores"][group], dtype=np.float64),
+                strict=True,
+            )
+        )
+        for gene, t, p in zip(
+            theirs["names"][group], theirs["scores"][group], theirs["pvals"][group], strict=True
+        ):
             if t != 0 or p != 1 or our_t[gene] == 0:
                 continue
             a, b = x[in_group, column[gene]], x[other, column[gene]]
-            assert np.ptp(a) == 0 or np.ptp(b) == 0, f"{group}/{gene}: scanpy's 0 is not a cancellation"
+            assert np.ptp(a) == 0 or np.ptp(b) == 0, (
+                f"{group}/{gene}: scanpy's 0 is not a cancellation"
+            )
             n_b = len(a) if overestimate else len(b)
             expected = stats.ttest_ind_from_stats(
                 a.mean(), a.std(ddof=1), len(a), b.mean(), b.std(ddof=1), n_b, equal_var=False
@@ -109,9 +129,15 @@ def check_cancelled_genes(adata: ad.AnnData, groupby: str, theirs: dict, ours: d
             np.testing.assert_allclose(our_t[gene], expected, rtol=1e-5, err_msg=f"{group}/{gene}")
             skipped.setdefault(group, set()).add(gene)
         if group in skipped:
-            method = "fdr_bh" if theirs["params"]["corr_method"] == "benjamini-hochberg" else "bonferroni"
+            method = (
+                "fdr_bh"
+                if theirs["params"]["corr_method"] == "benjamini-hochberg"
+                else "bonferroni"
+            )
             expected_adj = multipletests(np.asarray(ours["pvals"][group]), method=method)[1]
-            np.testing.assert_allclose(np.asarray(ours["pvals_adj"][group]), expected_adj, rtol=1e-12)
+            np.testing.assert_allclose(
+                np.asarray(ours["pvals_adj"][group]), expected_adj, rtol=1e-12
+            )
     return skipped
 
 
@@ -121,8 +147,14 @@ def run_both(adata: ad.AnnData, groupby: str, **kwargs) -> tuple[dict, dict]:
 
     theirs = adata.copy()
     ours = adata.copy()
-    if not SCANPY_SPARSE_ARRAYS and sparse.issparse(theirs.X) and isinstance(theirs.X, sparse.sparray):
-        theirs.X = sparse.csr_matrix(theirs.X) if theirs.X.format == "csr" else sparse.csc_matrix(theirs.X)
+    if (
+        not SCANPY_SPARSE_ARRAYS
+        and sparse.issparse(theirs.X)
+        and isinstance(theirs.X, sparse.sparray)
+    ):
+        theirs.X = (
+            sparse.csr_matrix(theirs.X) if theirs.X.format == "csr" else sparse.csc_matrix(theirs.X)
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # log2 of negative data, 0/0 ties
         sc.tl.rank_genes_groups(theirs, groupby, **kwargs)
@@ -144,7 +176,8 @@ def assert_same_results(
     ``skip_genes`` (group -> genes) leaves genes out of the comparison; callers must check
     those against an independent oracle instead.
     """
-    assert list(theirs) and set(theirs) == set(ours), (sorted(theirs), sorted(ours))
+    assert "names" in theirs
+    assert set(theirs) == set(ours), (sorted(theirs), sorted(ours))
     assert theirs["params"] == ours["params"]
     logreg = theirs["params"]["method"] == "logreg"
     fields = theirs["names"].dtype.names
@@ -161,11 +194,20 @@ def assert_same_results(
 
 
 def _values_by_name(uns: dict, group: str, field: str) -> pd.Series:
-    return pd.Series(np.asarray(uns[field][group], dtype=np.float64), index=np.asarray(uns["names"][group]))
+    return pd.Series(
+        np.asarray(uns[field][group], dtype=np.float64), index=np.asarray(uns["names"][group])
+    )
 
 
 def _assert_group(
-    theirs: dict, ours: dict, group: str, tol: Tolerance, *, logreg: bool, rankby_abs: bool, skip: set[str]
+    theirs: dict,
+    ours: dict,
+    group: str,
+    tol: Tolerance,
+    *,
+    logreg: bool,
+    rankby_abs: bool,
+    skip: set[str],
 ) -> None:
     their_keep = ~np.isin(np.asarray(theirs["names"][group]), list(skip))
     our_keep = ~np.isin(np.asarray(ours["names"][group]), list(skip))
@@ -175,17 +217,27 @@ def _assert_group(
     rtol = 0 if logreg else tol.scores_rtol
     # rank order: position by position the scores agree, so names differ only within ties
     key = np.abs if rankby_abs else np.asarray
-    np.testing.assert_allclose(key(our_scores), key(their_scores), rtol=rtol, atol=atol, err_msg=f"{group}: ranked scores")
-    names_differ = np.asarray(ours["names"][group])[our_keep] != np.asarray(theirs["names"][group])[their_keep]
+    np.testing.assert_allclose(
+        key(our_scores), key(their_scores), rtol=rtol, atol=atol, err_msg=f"{group}: ranked scores"
+    )
+    names_differ = (
+        np.asarray(ours["names"][group])[our_keep] != np.asarray(theirs["names"][group])[their_keep]
+    )
     if names_differ.any():
         # allowed only where neighbouring scores are tied within tolerance
         tied = _tied_positions(key(their_scores), rtol, atol)
-        assert tied[names_differ].all(), f"{group}: names differ outside ties at {np.flatnonzero(names_differ & ~tied)}"
+        assert tied[names_differ].all(), (
+            f"{group}: names differ outside ties at {np.flatnonzero(names_differ & ~tied)}"
+        )
     # with n_genes, the lists may end in different members of a tie block: compare the rest
     shared = np.intersect1d(np.asarray(ours["names"][group]), np.asarray(theirs["names"][group]))
     checks = [("scores", rtol, atol)]
     if not logreg:
-        checks += [("pvals", tol.pvals_rtol, 0.0), ("pvals_adj", tol.pvals_rtol, 0.0), ("logfoldchanges", tol.lfc_rtol, tol.lfc_atol)]
+        checks += [
+            ("pvals", tol.pvals_rtol, 0.0),
+            ("pvals_adj", tol.pvals_rtol, 0.0),
+            ("logfoldchanges", tol.lfc_rtol, tol.lfc_atol),
+        ]
     for field, f_rtol, f_atol in checks:
         shared = np.setdiff1d(shared, list(skip))
         a = _values_by_name(ours, group, field)[shared]
@@ -193,12 +245,23 @@ def _assert_group(
         if field == "pvals_adj" and skip:
             continue  # BH depends on every p-value; checked by check_cancelled_genes
         if field.startswith("pvals") and tol.pvals_log_slack:
-            _assert_close_log(a.to_numpy(), b.to_numpy(), f_rtol, tol.pvals_log_slack, f"{group}: {field}")
+            _assert_close_log(
+                a.to_numpy(), b.to_numpy(), f_rtol, tol.pvals_log_slack, f"{group}: {field}"
+            )
         else:
-            np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=f_rtol, atol=f_atol, equal_nan=True, err_msg=f"{group}: {field}")
+            np.testing.assert_allclose(
+                a.to_numpy(),
+                b.to_numpy(),
+                rtol=f_rtol,
+                atol=f_atol,
+                equal_nan=True,
+                err_msg=f"{group}: {field}",
+            )
 
 
-def _assert_close_log(ours: np.ndarray, theirs: np.ndarray, rtol: float, slack: float, what: str) -> None:
+def _assert_close_log(
+    ours: np.ndarray, theirs: np.ndarray, rtol: float, slack: float, what: str
+) -> None:
     """|ln ours - ln theirs| <= rtol + slack |ln theirs|; exact zeros (underflow) must coincide
     unless the other value is itself below 1e-250."""
     both = (ours > 0) & (theirs > 0)

@@ -29,34 +29,50 @@ def _with_previous_result(adata):
 
 def test_missing_groupby_lists_columns_and_suggests(adata) -> None:
     adata.obs["louvain"] = adata.obs["group"]
-    with pytest.raises(KeyError, match=r"groupby='louvian' is not a column.*Did you mean 'louvain'.*Available columns"):
+    with pytest.raises(
+        KeyError,
+        match=r"groupby='louvian' is not a column.*Did you mean 'louvain'.*Available columns",
+    ):
         rgg.rank_genes_groups(adata, "louvian")
 
 
-@pytest.mark.parametrize("values", [np.arange(240) % 3, np.arange(240) % 2 == 0], ids=["int", "bool"])
+@pytest.mark.parametrize(
+    "values", [np.arange(240) % 3, np.arange(240) % 2 == 0], ids=["int", "bool"]
+)
 def test_numeric_groupby_says_how_to_convert(adata, values) -> None:
     adata.obs["numeric"] = values
-    with pytest.raises(ValueError, match=r"must be categories.*astype\(str\)\.astype\('category'\)") as info:
+    with pytest.raises(
+        ValueError, match=r"must be categories.*astype\(str\)\.astype\('category'\)"
+    ) as info:
         rgg.rank_genes_groups(adata, "numeric")
     assert isinstance(info.value, AttributeError)  # what scanpy raises here
 
 
 def test_unknown_group_lists_valid_groups(adata) -> None:
-    with pytest.raises(ValueError, match=r"groups \['z'\] are not categories.*Valid groups: \['a', 'b'") as info:
+    with pytest.raises(
+        ValueError, match=r"groups \['z'\] are not categories.*Valid groups: \['a', 'b'"
+    ) as info:
         rgg.rank_genes_groups(adata, "group", groups=["a", "z"])
     assert isinstance(info.value, IndexError)  # what scanpy raises here
 
 
 def test_unknown_reference_uses_scanpy_wording_and_suggests(adata) -> None:
-    with pytest.raises(ValueError, match=r"reference = bb needs to be one of groupby = .*Did you mean 'b'"):
+    with pytest.raises(
+        ValueError, match=r"reference = bb needs to be one of groupby = .*Did you mean 'b'"
+    ):
         rgg.rank_genes_groups(adata, "group", reference="bb")
 
 
 def test_one_cell_group_is_named_with_sizes(adata) -> None:
     labels = adata.obs["group"].astype(object).to_numpy()
     labels[np.flatnonzero(labels == "tiny")[0]] = "a"
-    adata.obs["group"] = pd.Categorical(labels, categories=["a", "b", "c/d +", "tiny", "e", "empty"])
-    with pytest.raises(ValueError, match=r"Could not calculate statistics for groups tiny, empty since they only contain one sample.*'tiny': 1, 'empty': 0"):
+    adata.obs["group"] = pd.Categorical(
+        labels, categories=["a", "b", "c/d +", "tiny", "e", "empty"]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"Could not calculate statistics for groups tiny, empty since they only contain one sample.*'tiny': 1, 'empty': 0",
+    ):
         rgg.rank_genes_groups(adata, "group")
     # unselected small groups are fine, as in scanpy
     rgg.rank_genes_groups(adata, "group", groups=["a", "b"])
@@ -70,13 +86,25 @@ def test_one_cell_group_is_named_with_sizes(adata) -> None:
         ({"corr_method": "fdr"}, ValueError, r"Correction method must be one of"),
         ({"groups": "a"}, ValueError, r"Specify a sequence of groups"),
         ({"groups": []}, ValueError, r"groups=\[\] selects no group"),
-        ({"layer": "missing", "use_raw": False}, KeyError, r"layer='missing' is not in adata.layers"),
+        (
+            {"layer": "missing", "use_raw": False},
+            KeyError,
+            r"layer='missing' is not in adata.layers",
+        ),
         ({"mask_var": "nope"}, ValueError, r"Did not find `adata.var\['nope'\]`"),
-        ({"mask_var": np.ones(3, dtype=bool)}, ValueError, r"The shape of the mask do not match the data"),
+        (
+            {"mask_var": np.ones(3, dtype=bool)},
+            ValueError,
+            r"The shape of the mask do not match the data",
+        ),
         ({"mask_var": np.ones(40)}, ValueError, r"Mask array must be boolean"),
         ({"mask_var": np.zeros(40, dtype=bool)}, ValueError, r"mask_var selects no gene"),
         ({"use_raw": True}, ValueError, r"Received `use_raw=True`, but `adata.raw` is empty"),
-        ({"method": "logreg", "groups": ["a"]}, ValueError, r"Cannot perform logistic regression on a single cluster"),
+        (
+            {"method": "logreg", "groups": ["a"]},
+            ValueError,
+            r"Cannot perform logistic regression on a single cluster",
+        ),
         ({"n_jobs": 0}, ValueError, r"n_jobs=0 is not a thread count"),
     ],
 )
@@ -88,14 +116,18 @@ def test_bad_arguments(adata, kwargs, error, pattern) -> None:
 def test_layer_with_raw_needs_use_raw_false(adata) -> None:
     adata.raw = adata.copy()
     adata.layers["counts"] = adata.X.copy()
-    with pytest.raises(ValueError, match=r"Cannot specify `layer` and have `use_raw=True`.*pass use_raw=False"):
+    with pytest.raises(
+        ValueError, match=r"Cannot specify `layer` and have `use_raw=True`.*pass use_raw=False"
+    ):
         rgg.rank_genes_groups(adata, "group", layer="counts")
 
 
 def test_mask_against_wider_raw_is_explained(adata) -> None:
     adata.raw = adata.copy()
     small = adata[:, :10].copy()
-    with pytest.raises(ValueError, match=r"mask_var has 10 entries .* adata.raw.X, the tested matrix, has 40 genes"):
+    with pytest.raises(
+        ValueError, match=r"mask_var has 10 entries .* adata.raw.X, the tested matrix, has 40 genes"
+    ):
         rgg.rank_genes_groups(small, "group", mask_var=np.ones(10, dtype=bool))
 
 
@@ -118,7 +150,9 @@ def test_backed_matrix_is_not_implemented(tmp_path, adata) -> None:
 
     adata.write_h5ad(tmp_path / "x.h5ad")
     backed = ad.read_h5ad(tmp_path / "x.h5ad", backed="r")
-    with pytest.raises(NotImplementedError, match=r"not implemented for matrices of type.*to_memory"):
+    with pytest.raises(
+        NotImplementedError, match=r"not implemented for matrices of type.*to_memory"
+    ):
         rgg.rank_genes_groups(backed, "group")
 
 
@@ -127,7 +161,12 @@ def test_backed_matrix_is_not_implemented(tmp_path, adata) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"groups": ["nope"]}, {"reference": "nope"}, {"method": "nope"}, {"layer": "nope", "use_raw": False}],
+    [
+        {"groups": ["nope"]},
+        {"reference": "nope"},
+        {"method": "nope"},
+        {"layer": "nope", "use_raw": False},
+    ],
 )
 def test_failed_call_keeps_previous_results(adata, kwargs) -> None:
     """scanpy overwrites uns[key] before validating; rgg writes only on success."""
@@ -152,8 +191,13 @@ def test_matrix_is_not_mutated(adata) -> None:
     clean.X = x.copy()
     clean.X.eliminate_zeros()
     rgg.rank_genes_groups(clean, "group", method="wilcoxon", pts=True)
-    pd.testing.assert_frame_equal(adata.uns["rank_genes_groups"]["pts"], clean.uns["rank_genes_groups"]["pts"])
-    assert adata.uns["rank_genes_groups"]["scores"].tobytes() == clean.uns["rank_genes_groups"]["scores"].tobytes()
+    pd.testing.assert_frame_equal(
+        adata.uns["rank_genes_groups"]["pts"], clean.uns["rank_genes_groups"]["pts"]
+    )
+    assert (
+        adata.uns["rank_genes_groups"]["scores"].tobytes()
+        == clean.uns["rank_genes_groups"]["scores"].tobytes()
+    )
 
 
 def test_copy_returns_new_object_and_leaves_input(adata) -> None:

@@ -26,7 +26,22 @@ def test_demo_prints_top_markers_of_every_group(capsys) -> None:
 def test_demo_with_input_file_and_reference(tmp_path, capsys) -> None:
     path = tmp_path / "pbmc.h5ad"
     datasets.pbmc68k_reduced().write_h5ad(path)
-    assert cli.main(["demo", "--input", str(path), "--groupby", "louvain", "--reference", "0", "--method", "t-test"]) == 0
+    assert (
+        cli.main(
+            [
+                "demo",
+                "--input",
+                str(path),
+                "--groupby",
+                "louvain",
+                "--reference",
+                "0",
+                "--method",
+                "t-test",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "reference '0'" in out
     assert "== 0\n" not in out  # the reference gets no result
@@ -49,6 +64,16 @@ def test_user_errors_print_one_line_and_exit_2(argv, message, capsys) -> None:
 
 
 def test_console_script_help() -> None:
-    result = subprocess.run([sys.executable, "-m", "rgg", "demo", "--help"], capture_output=True, text=True, check=True)
-    for option in ("--input", "--groupby", "--method", "--reference", "--tie-correct", "--n-genes", "--n-jobs"):
+    result = subprocess.run(
+        [sys.executable, "-m", "rgg", "demo", "--help"], capture_output=True, text=True, check=True
+    )
+    for option in (
+        "--input",
+        "--groupby",
+        "--method",
+        "--reference",
+        "--tie-correct",
+        "--n-genes",
+        "--n-jobs",
+    ):
         assert option in result.stdout

@@ -29,7 +29,9 @@ def _ranksums_rest(x: np.ndarray, codes: np.ndarray, n_codes: int) -> tuple[np.n
     ranksum = np.zeros((x.shape[1], n_codes))
     tiesum = np.zeros(x.shape[1])
     cols = np.arange(x.shape[1])
-    kernels.ranksum_rest_csc(csc.indptr, csc.indices, csc.data, cols, codes.astype(np.int32), n_per_code, ranksum, tiesum)
+    kernels.ranksum_rest_csc(
+        csc.indptr, csc.indices, csc.data, cols, codes.astype(np.int32), n_per_code, ranksum, tiesum
+    )
     return ranksum, tiesum
 
 
@@ -56,9 +58,13 @@ def test_wilcoxon_rest_pvalues_equal_mannwhitneyu(seed: int) -> None:
     n = float((codes == 0).sum())
     z, p = wilcoxon_rest(ranksum[:, 0], n, 64, tiesum)
     for j in range(2, x.shape[1]):  # genes 0 and 1 are constant: no test
-        expected = stats.mannwhitneyu(x[codes == 0, j], x[codes == 1, j], use_continuity=False, method="asymptotic")
+        expected = stats.mannwhitneyu(
+            x[codes == 0, j], x[codes == 1, j], use_continuity=False, method="asymptotic"
+        )
         np.testing.assert_allclose(p[j], expected.pvalue, rtol=1e-10)
-    assert z[0] == 0 and p[0] == 1  # constant gene: 0/0 -> 0, as scanpy
+    # all-zero gene: the tie factor is 0, z = 0/0 -> 0 and p = 1, as in scanpy
+    assert z[0] == 0
+    assert p[0] == 1
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -72,12 +78,16 @@ def test_ranksum_reference_pvalues_equal_mannwhitneyu(seed: int) -> None:
     n_per_code = np.bincount(codes[codes >= 0], minlength=4).astype(np.int64)
     ustat = np.zeros((7, 4))
     tiesum = np.zeros((7, 4))
-    kernels.ranksum_reference_csc(csc.indptr, csc.indices, csc.data, np.arange(7), codes, n_per_code, ref, ustat, tiesum)
+    kernels.ranksum_reference_csc(
+        csc.indptr, csc.indices, csc.data, np.arange(7), codes, n_per_code, ref, ustat, tiesum
+    )
     for g in (0, 1, 3):
         a, b = x[codes == g], x[codes == ref]
-        z, p = wilcoxon_reference(ustat[:, g], len(a), len(b), tiesum[:, g])
+        _, p = wilcoxon_reference(ustat[:, g], len(a), len(b), tiesum[:, g])
         for j in range(2, 7):
-            expected = stats.mannwhitneyu(a[:, j], b[:, j], use_continuity=False, method="asymptotic")
+            expected = stats.mannwhitneyu(
+                a[:, j], b[:, j], use_continuity=False, method="asymptotic"
+            )
             assert ustat[j, g] == expected.statistic
             np.testing.assert_allclose(p[j], expected.pvalue, rtol=1e-10)
         _, counts = np.unique(np.concatenate([a[:, 4], b[:, 4]]), return_counts=True)
@@ -91,16 +101,22 @@ def test_accumulate_and_leave_one_out_equal_numpy() -> None:
     csc = sparse.csc_matrix(x)
     n_per_code = np.bincount(codes, minlength=4).astype(np.int64)
     nnz, sums, m2 = (np.zeros((6, 4)) for _ in range(3))
-    kernels.accumulate_csc(csc.indptr, csc.indices, csc.data, np.arange(6), codes, n_per_code, True, nnz, sums, m2)
+    kernels.accumulate_csc(
+        csc.indptr, csc.indices, csc.data, np.arange(6), codes, n_per_code, True, nnz, sums, m2
+    )
     rest_m2 = np.empty((6, 4))
     kernels.leave_one_out_m2(n_per_code, sums, m2, 4, rest_m2)
     for k in range(4):
         group = x[codes == k]
         np.testing.assert_array_equal(nnz[:, k], (group != 0).sum(axis=0))
         np.testing.assert_allclose(sums[:, k], group.sum(axis=0), rtol=1e-13)
-        np.testing.assert_allclose(m2[:, k], ((group - group.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            m2[:, k], ((group - group.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12, atol=1e-12
+        )
         rest = x[codes != k]
-        np.testing.assert_allclose(rest_m2[:, k], ((rest - rest.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(
+            rest_m2[:, k], ((rest - rest.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12
+        )
 
 
 def test_welch_ttest_equals_scipy() -> None:
@@ -119,7 +135,9 @@ def test_adjust_pvalues_equal_statsmodels(method: str) -> None:
 
     p = np.random.default_rng(0).random(200) ** 3
     p[[3, 7]] = p[5]  # ties
-    expected = multipletests(p, method="fdr_bh" if method == "benjamini-hochberg" else "bonferroni")[1]
+    expected = multipletests(
+        p, method="fdr_bh" if method == "benjamini-hochberg" else "bonferroni"
+    )[1]
     np.testing.assert_array_equal(adjust_pvalues(p, method), expected)
 
 
@@ -136,12 +154,20 @@ def test_wilcoxon_variance_does_not_overflow_at_five_million_cells() -> None:
 @pytest.mark.parametrize("method", ["t-test", "wilcoxon"])
 @pytest.mark.parametrize("reference", ["rest", "b"])
 @pytest.mark.parametrize(("kind", "make"), MATRIX_KINDS[:3], ids=[k for k, _ in MATRIX_KINDS[:3]])
-def test_results_do_not_depend_on_block_size(monkeypatch, kind: str, make, reference: str, method: str) -> None:
+def test_results_do_not_depend_on_block_size(
+    monkeypatch, kind: str, make, reference: str, method: str
+) -> None:
     """Tiny gene blocks (many CSR/dense transposes, with a mask) give bit-identical results."""
     adata = awkward_adata(make, np.float32, seed=11)
     mask = np.ones(adata.n_vars, dtype=bool)
     mask[[2, 9, 10, 30]] = False
-    kwargs = dict(method=method, reference=reference, mask_var=mask, pts=True, tie_correct=True)
+    kwargs = {
+        "method": method,
+        "reference": reference,
+        "mask_var": mask,
+        "pts": True,
+        "tie_correct": True,
+    }
     whole = rgg.rank_genes_groups(adata, "group", copy=True, **kwargs).uns["rank_genes_groups"]
     monkeypatch.setattr(rgg.matrix, "DEFAULT_BLOCK_NNZ", 7)
     blocked = rgg.rank_genes_groups(adata, "group", copy=True, **kwargs).uns["rank_genes_groups"]
@@ -155,7 +181,11 @@ def test_results_do_not_depend_on_block_size(monkeypatch, kind: str, make, refer
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_results_do_not_depend_on_threads(n_jobs: int) -> None:
     adata = awkward_adata(sparse.csr_matrix, np.float32, seed=12)
-    single = rgg.rank_genes_groups(adata, "group", method="wilcoxon", copy=True, n_jobs=1).uns["rank_genes_groups"]
-    multi = rgg.rank_genes_groups(adata, "group", method="wilcoxon", copy=True, n_jobs=n_jobs).uns["rank_genes_groups"]
+    single = rgg.rank_genes_groups(adata, "group", method="wilcoxon", copy=True, n_jobs=1).uns[
+        "rank_genes_groups"
+    ]
+    multi = rgg.rank_genes_groups(adata, "group", method="wilcoxon", copy=True, n_jobs=n_jobs).uns[
+        "rank_genes_groups"
+    ]
     assert single["scores"].tobytes() == multi["scores"].tobytes()
     assert single["pvals"].tobytes() == multi["pvals"].tobytes()

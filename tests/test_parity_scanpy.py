@@ -9,8 +9,8 @@ from ._data import MATRIX_KINDS, awkward_adata, count_adata
 from ._parity import (
     SCANPY_EXACT_VARIANCE,
     assert_matches_scanpy,
-    check_cancelled_genes,
     assert_same_results,
+    check_cancelled_genes,
     run_both,
     tolerance_for,
 )
@@ -26,28 +26,125 @@ METHODS = [
 
 PBMC_CASES = [
     pytest.param({"groupby": "bulk_labels"}, id="default"),
-    pytest.param({"groupby": "louvain", "method": "wilcoxon", "pts": True}, id="louvain-wilcoxon-pts"),
-    pytest.param({"groupby": "bulk_labels", "method": "wilcoxon", "use_raw": False}, id="X-scaled-wilcoxon"),
-    pytest.param({"groupby": "bulk_labels", "method": "wilcoxon", "use_raw": False, "layer": "lognorm", "pts": True}, id="layer"),
-    pytest.param({"groupby": "bulk_labels", "method": "t-test", "mask_var": "highly_variable"}, id="mask_var-column"),
-    pytest.param({"groupby": "louvain", "method": "wilcoxon", "groups": ["3", "1", "7"]}, id="groups-unsorted"),
-    pytest.param({"groupby": "louvain", "method": "t-test", "groups": [3, 1, 7]}, id="groups-as-ints"),
     pytest.param(
-        {"groupby": "bulk_labels", "method": "wilcoxon", "groups": ["CD14+ Monocyte"], "reference": "Dendritic", "tie_correct": True},
+        {"groupby": "louvain", "method": "wilcoxon", "pts": True}, id="louvain-wilcoxon-pts"
+    ),
+    pytest.param(
+        {"groupby": "bulk_labels", "method": "wilcoxon", "use_raw": False}, id="X-scaled-wilcoxon"
+    ),
+    pytest.param(
+        {
+            "groupby": "bulk_labels",
+            "method": "wilcoxon",
+            "use_raw": False,
+            "layer": "lognorm",
+            "pts": True,
+        },
+        id="layer",
+    ),
+    pytest.param(
+        {"groupby": "bulk_labels", "method": "t-test", "mask_var": "highly_variable"},
+        id="mask_var-column",
+    ),
+    pytest.param(
+        {"groupby": "louvain", "method": "wilcoxon", "groups": ["3", "1", "7"]},
+        id="groups-unsorted",
+    ),
+    pytest.param(
+        {"groupby": "louvain", "method": "t-test", "groups": [3, 1, 7]}, id="groups-as-ints"
+    ),
+    pytest.param(
+        {
+            "groupby": "bulk_labels",
+            "method": "wilcoxon",
+            "groups": ["CD14+ Monocyte"],
+            "reference": "Dendritic",
+            "tie_correct": True,
+        },
         id="reference-one-group",
     ),
-    pytest.param({"groupby": "bulk_labels", "method": "wilcoxon", "reference": "CD4+/CD25 T Reg", "pts": True}, id="reference-wilcoxon-pts"),
-    pytest.param({"groupby": "bulk_labels", "method": "t-test", "reference": "Dendritic"}, id="reference-ttest"),
-    pytest.param({"groupby": "bulk_labels", "method": "t-test_overestim_var", "reference": "Dendritic", "pts": True}, id="reference-overestim"),
-    pytest.param({"groupby": "bulk_labels", "method": "wilcoxon", "n_genes": 25, "rankby_abs": True}, id="n_genes-rankby_abs"),
-    pytest.param({"groupby": "bulk_labels", "method": "wilcoxon", "n_genes": 0}, id="n_genes-zero-means-all"),
-    pytest.param({"groupby": "bulk_labels", "method": "t-test", "n_genes": -700}, id="n_genes-negative"),
-    pytest.param({"groupby": "bulk_labels", "method": "wilcoxon", "corr_method": "bonferroni", "key_added": "bonf"}, id="bonferroni"),
-    pytest.param({"groupby": "louvain", "method": "t-test", "corr_method": "bonferroni", "groups": ["0", "2"], "reference": "1"}, id="bonferroni-reference"),
+    pytest.param(
+        {
+            "groupby": "bulk_labels",
+            "method": "wilcoxon",
+            "reference": "CD4+/CD25 T Reg",
+            "pts": True,
+        },
+        id="reference-wilcoxon-pts",
+    ),
+    pytest.param(
+        {"groupby": "bulk_labels", "method": "t-test", "reference": "Dendritic"},
+        id="reference-ttest",
+    ),
+    pytest.param(
+        {
+            "groupby": "bulk_labels",
+            "method": "t-test_overestim_var",
+            "reference": "Dendritic",
+            "pts": True,
+        },
+        id="reference-overestim",
+    ),
+    pytest.param(
+        {"groupby": "bulk_labels", "method": "wilcoxon", "n_genes": 25, "rankby_abs": True},
+        id="n_genes-rankby_abs",
+    ),
+    pytest.param(
+        {"groupby": "bulk_labels", "method": "wilcoxon", "n_genes": 0}, id="n_genes-zero-means-all"
+    ),
+    pytest.param(
+        {"groupby": "bulk_labels", "method": "t-test", "n_genes": -700}, id="n_genes-negative"
+    ),
+    pytest.param(
+        {
+            "groupby": "bulk_labels",
+            "method": "wilcoxon",
+            "corr_method": "bonferroni",
+            "key_added": "bonf",
+        },
+        id="bonferroni",
+    ),
+    pytest.param(
+        {
+            "groupby": "louvain",
+            "method": "t-test",
+            "corr_method": "bonferroni",
+            "groups": ["0", "2"],
+            "reference": "1",
+        },
+        id="bonferroni-reference",
+    ),
     pytest.param({"groupby": "bulk_labels", "method": "logreg", "max_iter": 300}, id="logreg-kwds"),
-    pytest.param({"groupby": "louvain", "method": "logreg", "groups": ["3", "1", "7"], "C": 0.5, "max_iter": 300}, id="logreg-groups"),
-    pytest.param({"groupby": "bulk_labels", "method": "logreg", "groups": ["CD14+ Monocyte", "Dendritic"], "max_iter": 300}, id="logreg-binary"),
-    pytest.param({"groupby": "louvain", "method": "logreg", "reference": "2", "rankby_abs": True, "pts": True, "max_iter": 300}, id="logreg-reference"),
+    pytest.param(
+        {
+            "groupby": "louvain",
+            "method": "logreg",
+            "groups": ["3", "1", "7"],
+            "C": 0.5,
+            "max_iter": 300,
+        },
+        id="logreg-groups",
+    ),
+    pytest.param(
+        {
+            "groupby": "bulk_labels",
+            "method": "logreg",
+            "groups": ["CD14+ Monocyte", "Dendritic"],
+            "max_iter": 300,
+        },
+        id="logreg-binary",
+    ),
+    pytest.param(
+        {
+            "groupby": "louvain",
+            "method": "logreg",
+            "reference": "2",
+            "rankby_abs": True,
+            "pts": True,
+            "max_iter": 300,
+        },
+        id="logreg-reference",
+    ),
 ]
 
 

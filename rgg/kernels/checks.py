@@ -8,9 +8,7 @@ from ._jit import pnjit, prange
 
 
 @pnjit
-def scan_values(
-    indptr: np.ndarray, data: np.ndarray, cols: np.ndarray
-) -> tuple[int, int, int]:
+def scan_values(indptr: np.ndarray, data: np.ndarray, cols: np.ndarray) -> tuple[int, int, int]:
     """Count non-finite, negative and non-integral stored values of the block's columns.
 
     ``-0.0`` counts as negative, as in scanpy's count-data check. Non-finite values are
