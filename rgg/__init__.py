@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import get
+from . import datasets, get
 from ._settings import settings
 from .api import rank_genes_groups
 
@@ -13,4 +13,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__", "get", "rank_genes_groups", "settings"]
+__all__ = ["__version__", "datasets", "get", "rank_genes_groups", "settings"]

@@ -52,8 +52,8 @@ def assert_matches_scanpy(
 ) -> dict:
     """Run both tools with ``kwargs`` and assert that rgg's results equal scanpy's; return rgg's.
 
-    On scanpy < 1.12.3, t-test genes that scanpy zeroes through float32 variance cancellation
-    are checked against an independent Welch computation instead (see
+    On scanpy < 1.12.3, t-test genes that scanpy spoils through float32 variance
+    cancellation are checked against an independent Welch computation instead (see
     :func:`check_cancelled_genes`).
     """
     method = kwargs.get("method")
@@ -61,7 +61,7 @@ def assert_matches_scanpy(
     theirs, ours = run_both(adata, groupby, **kwargs)
     skip = None
     if method in (None, "t-test", "t-test_overestim_var") and not SCANPY_EXACT_VARIANCE:
-        skip = check_cancelled_genes(adata, groupby, theirs, ours, **kwargs)
+        skip = check_cancelled_genes(adata, groupby, theirs, ours, tol, **kwargs)
     assert_same_results(
         theirs, ours, tol, rankby_abs=kwargs.get("rankby_abs", False), skip_genes=skip
     )
@@ -89,13 +89,17 @@ def _tested_matrix(
 
 
 def check_cancelled_genes(
-    adata: ad.AnnData, groupby: str, theirs: dict, ours: dict, **kwargs
+    adata: ad.AnnData, groupby: str, theirs: dict, ours: dict, tol: Tolerance = TOL, **kwargs
 ) -> dict[str, set[str]]:
-    """Genes where old scanpy stores t = 0, p = 1 because a zero variance came out negative.
+    """Genes whose old-scanpy t is spoilt by float32 cancellation in a zero variance.
 
-    For each, rgg's t must equal Welch's t from numpy float64 means and variances of the
-    raw values, and one arm must have zero variance. rgg's ``pvals_adj`` must equal
-    statsmodels' correction of rgg's own p-values. Returns the genes per group.
+    scanpy < 1.12.3 forms ``E[x^2] - E[x]^2`` from float32 squares. Where one arm of the
+    comparison is constant, the true variance is 0 but that formula leaves rounding noise:
+    negative noise gives t = 0, p = 1; positive noise a t that is off by up to ~1e-4. For
+    every gene where scanpy disagrees with rgg beyond the score tolerance, this asserts that
+    one arm is exactly constant and that rgg's t equals Welch's t from numpy float64 means
+    and variances of the values; rgg's ``pvals_adj`` must then equal statsmodels' correction
+    of rgg's own p-values. Returns the genes per group, to leave out of the scanpy comparison.
     """
     x, names = _tested_matrix(adata, **kwargs)
     column = {name: j for j, name in enumerate(names)}
@@ -113,14 +117,12 @@ def check_cancelled_genes(
                 strict=True,
             )
         )
-        for gene, t, p in zip(
-            theirs["names"][group], theirs["scores"][group], theirs["pvals"][group], strict=True
-        ):
-            if t != 0 or p != 1 or our_t[gene] == 0:
+        for gene, t in zip(theirs["names"][group], theirs["scores"][group], strict=True):
+            if abs(our_t[gene] - t) <= tol.scores_atol + tol.scores_rtol * abs(t):
                 continue
             a, b = x[in_group, column[gene]], x[other, column[gene]]
             assert np.ptp(a) == 0 or np.ptp(b) == 0, (
-                f"{group}/{gene}: scanpy's 0 is not a cancellation"
+                f"{group}/{gene}: no constant arm, a real mismatch"
             )
             n_b = len(a) if overestimate else len(b)
             expected = stats.ttest_ind_from_stats(

@@ -210,3 +210,14 @@ def test_pbmc68k_scaled_ttest(pbmc, method: str) -> None:
     else:
         assert sum(map(len, skip.values())) > 10
     assert_same_results(theirs, ours, tolerance_for(method), skip_genes=skip)
+
+
+@pytest.mark.parametrize("method", ["t-test", "wilcoxon"])
+def test_anndata_views(pbmc, method: str) -> None:
+    """Subsets (anndata views, dense ArrayView and sparse views) are accepted like arrays."""
+    from scipy import sparse
+
+    cells = pbmc.obs["bulk_labels"].isin(["CD14+ Monocyte", "Dendritic", "CD19+ B"]).to_numpy()
+    assert_matches_scanpy(pbmc[cells], "bulk_labels", method=method, use_raw=False, pts=True)
+    pbmc.X = sparse.csr_matrix(pbmc.X)
+    assert_matches_scanpy(pbmc[:400, :300], "bulk_labels", method=method, use_raw=False, reference="CD19+ B")
