@@ -145,8 +145,17 @@ def _groupby_categorical(adata: AnnData, groupby: str) -> pd.Categorical:
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column.array
     if is_string_dtype(column.dtype) and not is_bool_dtype(column.dtype):
-        # what scanpy's sanitize step does to string columns
-        return pd.Categorical(column.to_numpy())
+        # scanpy's sanitize step, on a copy: anndata's own rule (natural sort; only when
+        # values repeat) so that groups come out in the order scanpy gives them
+        frame = adata.obs[[groupby]].copy()
+        adata.strings_to_categoricals(frame)
+        if isinstance(frame[groupby].dtype, pd.CategoricalDtype):
+            return frame[groupby].array
+        msg = (
+            f"adata.obs[{groupby!r}] holds a different string in every cell, so every group "
+            "would have a single cell. Choose a column of cell groups (clusters, cell types)."
+        )
+        raise GroupbyNotCategoricalError(msg)
     msg = (
         f"adata.obs[{groupby!r}] has dtype {column.dtype}, but groups must be categories. "
         f"Convert it first: adata.obs[{groupby!r}] = adata.obs[{groupby!r}].astype(str).astype('category')"
