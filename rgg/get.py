@@ -49,9 +49,12 @@ def rank_genes_groups_df(
     to logreg results.
     """
     result = adata.uns[key]
-    if isinstance(group, str):
-        group = [group]
-    groups = list(result["names"].dtype.names) if group is None else list(group)
+    if group is None:
+        groups = list(result["names"].dtype.names)
+    elif isinstance(group, str) or not isinstance(group, Iterable):
+        groups = [group]  # an unknown label then raises KeyError, as in scanpy
+    else:
+        groups = list(group)
     is_logreg = result["params"]["method"] == "logreg"
     columns = (
         ["names", "scores"]
@@ -59,12 +62,13 @@ def rank_genes_groups_df(
         else ["names", "scores", "logfoldchanges", "pvals", "pvals_adj"]
     )
 
-    per_group = []
+    parts = []
     for name in groups:
         part = pd.DataFrame({col: pd.DataFrame(result[col])[name] for col in columns})
         part.insert(0, "group", name)
-        per_group.append(part)
-    df = pd.concat(per_group, ignore_index=True)
+        parts.append(part)
+    # group=[] gives an empty table with the usual columns
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["group", *columns])
     df["group"] = pd.Categorical(df["group"], categories=groups)
 
     if not is_logreg:

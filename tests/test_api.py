@@ -241,3 +241,24 @@ def test_settings_n_jobs_is_restored() -> None:
 def test_public_api() -> None:
     assert set(rgg.__all__) >= {"rank_genes_groups", "get", "settings", "__version__"}
     assert callable(rgg.get.rank_genes_groups_df)
+
+
+def test_get_df_edge_groups(adata) -> None:
+    rgg.rank_genes_groups(adata, "group", method="wilcoxon", pts=True)
+    empty = rgg.get.rank_genes_groups_df(adata, [])
+    assert empty.empty
+    assert list(empty.columns) == [
+        "group",
+        "names",
+        "scores",
+        "logfoldchanges",
+        "pvals",
+        "pvals_adj",
+        "pct_nz_group",
+        "pct_nz_reference",
+    ]
+    with pytest.raises(KeyError):
+        rgg.get.rank_genes_groups_df(adata, 0)  # not a group label, as in scanpy
+    one = rgg.get.rank_genes_groups_df(adata, "tiny")
+    assert "group" not in one.columns
+    assert len(one) == adata.n_vars
