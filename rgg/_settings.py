@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,8 +48,3 @@ def numba_threads(n_jobs: int | None) -> Iterator[int]:
         yield n_threads
     finally:
         numba.set_num_threads(previous)
-
-
-def cpu_count() -> int:
-    """Cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -53,13 +53,6 @@ def _kernel_dtype(data: np.ndarray) -> np.ndarray:
     return data.astype(np.float64)
 
 
-def stored_values(x: np.ndarray | sparse.spmatrix) -> np.ndarray:
-    """The values a check must look at: stored entries of a sparse matrix, all of a dense one."""
-    if sparse.issparse(x):
-        return x.data
-    return np.asarray(x).reshape(-1)
-
-
 def iter_gene_blocks(
     x: np.ndarray | sparse.spmatrix,
     genes: np.ndarray,

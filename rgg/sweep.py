@@ -49,12 +49,9 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
     """Run the kernels the plan's method needs over every gene block.
 
     ``block_nnz`` bounds the non-zeros of a transposed block (default
-    :data:`rgg.matrix.DEFAULT_BLOCK_NNZ`, read at call time).
-
-    Raises
-    ------
-    NonFiniteValuesError
-        Left to the caller: :attr:`GeneSums.n_nonfinite` is reported, not raised here.
+    :data:`rgg.matrix.DEFAULT_BLOCK_NNZ`, read at call time). Non-finite values are
+    counted in :attr:`GeneSums.n_nonfinite`, not raised; blocks holding them are not
+    tested, and the caller decides.
     """
     n_genes = len(plan.genes)
     n_codes = len(plan.n_per_code)
