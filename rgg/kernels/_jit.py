@@ -2,18 +2,91 @@
 
 Every kernel is cached on disk (``cache=True``), so only the first process on a machine pays
 for Numba's compilation. ``nogil`` lets callers overlap kernels with I/O threads.
+
+Numba's cache is not safe when several processes compile the same function at once (numba
+issues #4807 and #10128): an index can end up pointing at another overload's machine code,
+which gives wrong numbers or a segfault. That is exactly what happens when a workflow starts
+many rgg jobs on a fresh install. So kernels called from Python (:func:`kernel`) compile each
+new signature under an inter-process file lock; other processes wait, then load the finished
+cache entry. Execution itself is never locked.
 """
 
 from __future__ import annotations
 
-from functools import partial
+import contextlib
+import functools
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import numba
 
-njit = partial(numba.njit, cache=True, nogil=True)
-"""Serial kernel."""
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; compile without the inter-process lock
+    fcntl = None
 
-pnjit = partial(numba.njit, cache=True, nogil=True, parallel=True)
-"""Kernel whose ``numba.prange`` loops run on Numba's thread pool."""
+njit = functools.partial(numba.njit, cache=True, nogil=True)
+"""Helper called from other kernels (compiled as part of its caller, under its lock)."""
 
 prange = numba.prange
+
+_thread_lock = threading.Lock()
+
+
+def _lock_file() -> Path:
+    """Where the compile lock lives: beside the cache when it is writable, else in tmp."""
+    cache_dir = (
+        Path(numba.config.CACHE_DIR)
+        if numba.config.CACHE_DIR
+        else Path(__file__).parent / "__pycache__"
+    )
+    with contextlib.suppress(OSError):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    if not os.access(cache_dir, os.W_OK):
+        cache_dir = Path(tempfile.gettempdir())
+    return cache_dir / "rgg-compile.lock"
+
+
+@contextlib.contextmanager
+def compile_lock() -> Iterator[None]:
+    """Hold the inter-process (and inter-thread) lock that serialises kernel compilation."""
+    with _thread_lock:
+        if fcntl is None:
+            yield
+            return
+        with open(_lock_file(), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class LockedKernel:
+    """A Numba dispatcher whose first call with new argument types compiles under the lock."""
+
+    def __init__(self, dispatcher: Any) -> None:
+        self.dispatcher = dispatcher
+        self._compiled: set[tuple] = set()
+        functools.update_wrapper(self, dispatcher.py_func)
+
+    def __call__(self, *args: Any) -> Any:
+        signature = tuple(numba.typeof(arg) for arg in args)
+        if signature not in self._compiled:
+            with compile_lock():
+                self.dispatcher.compile(signature)  # loads from the cache, or compiles and saves
+            self._compiled.add(signature)
+        return self.dispatcher(*args)
+
+
+def kernel(*, parallel: bool) -> Callable[[Callable], LockedKernel]:
+    """Decorator for kernels called from Python (not from other kernels)."""
+
+    def decorate(func: Callable) -> LockedKernel:
+        return LockedKernel(numba.njit(cache=True, nogil=True, parallel=parallel)(func))
+
+    return decorate

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import njit, pnjit, prange
+from ._jit import kernel, njit, prange
 
 
-@pnjit
+@kernel(parallel=True)
 def accumulate_csc(
     indptr: np.ndarray,
     rows: np.ndarray,
@@ -62,7 +62,7 @@ def accumulate_csc(
                 out_m2[j, k] += (n_per_code[k] - out_nnz[j, k]) * means[k] * means[k]
 
 
-@pnjit
+@kernel(parallel=True)
 def leave_one_out_m2(
     n_per_code: np.ndarray,
     sums: np.ndarray,

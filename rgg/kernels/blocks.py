@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import njit, pnjit, prange
+from ._jit import kernel, prange
 
 
-@njit
+@kernel(parallel=False)
 def csr_block_to_csc(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -62,7 +62,7 @@ def csr_block_to_csc(
     return out_indptr[-1]
 
 
-@pnjit
+@kernel(parallel=True)
 def dense_block_to_csc(
     x: np.ndarray,
     cols: np.ndarray,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import pnjit, prange
+from ._jit import kernel, prange
 
 
-@pnjit
+@kernel(parallel=True)
 def scan_values(indptr: np.ndarray, data: np.ndarray, cols: np.ndarray) -> tuple[int, int, int]:
     """Count non-finite, negative and non-integral stored values of the block's columns.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import njit, pnjit, prange
+from ._jit import kernel, njit, prange
 
 
 @njit
@@ -40,7 +40,7 @@ def _gather_sorted(
     return values[order], value_codes[order]
 
 
-@pnjit
+@kernel(parallel=True)
 def ranksum_rest_csc(
     indptr: np.ndarray,
     rows: np.ndarray,
@@ -103,7 +103,7 @@ def ranksum_rest_csc(
         out_tiesum[j] = tiesum
 
 
-@pnjit
+@kernel(parallel=True)
 def ranksum_reference_csc(
     indptr: np.ndarray,
     rows: np.ndarray,
