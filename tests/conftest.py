@@ -1,9 +1,56 @@
-"""Shared fixtures: scanpy's bundled pbmc68k_reduced, loaded once per session."""
+"""Shared fixtures, and a serial warm-up of the Numba caches before pytest-xdist workers start."""
 
 from __future__ import annotations
 
+import warnings
+
 import anndata as ad
+import numpy as np
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile scanpy's and rgg's kernels in one process before the workers start.
+
+    Numba's on-disk cache is not safe when two processes compile the same function at once
+    (numba#4807, numba#10128). On a clean clone, two xdist workers would compile scanpy's
+    ``rankdata``/``_tiecorrect`` together and could corrupt scanpy's cache, which then gives
+    wrong reference numbers (seen: wrong tie-corrected p-values and segfaults). rgg guards
+    its own kernels with a lock; scanpy's we can only warm up here, serially.
+    """
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller has warmed up
+        return
+    _warm_numba_caches()
+
+
+def _warm_numba_caches() -> None:
+    import scanpy as sc
+    from scipy import sparse
+
+    import rgg
+
+    from ._data import awkward_adata, count_adata
+
+    inputs = [
+        awkward_adata(make, dtype)
+        for make in (np.asarray, sparse.csr_matrix, sparse.csc_matrix)
+        for dtype in (np.float32, np.float64)
+    ]
+    inputs += [count_adata(make) for make in (np.asarray, sparse.csr_matrix, sparse.csc_matrix)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for adata in inputs:
+            for method in ("t-test", "wilcoxon"):
+                for reference in ("rest", adata.obs["group"].cat.categories[1]):
+                    kwargs = {
+                        "method": method,
+                        "reference": reference,
+                        "tie_correct": True,
+                        "pts": True,
+                        "copy": True,
+                    }
+                    sc.tl.rank_genes_groups(adata, "group", **kwargs)
+                    rgg.rank_genes_groups(adata, "group", **kwargs)
 
 
 @pytest.fixture(scope="session")
