@@ -18,6 +18,15 @@ from . import kernels
 #: Upper bound on the non-zeros held by one transposed gene block (CSR and dense input).
 DEFAULT_BLOCK_NNZ = 16_000_000
 
+#: A transposed block holds at most this fraction of the matrix's entries (but at least
+#: MIN_BLOCK_NNZ), so the extra memory stays a small fraction of X at any size.
+BLOCK_FRACTION = 8
+MIN_BLOCK_NNZ = 1_000_000
+
+
+def _block_budget(block_nnz: int, n_entries: int) -> int:
+    return min(block_nnz, max(MIN_BLOCK_NNZ, n_entries // BLOCK_FRACTION))
+
 
 @dataclass(frozen=True)
 class GeneBlock:
@@ -115,7 +124,8 @@ def _split_by_nnz(nnz_per_gene: np.ndarray, block_nnz: int) -> list[tuple[int, i
 def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterator[GeneBlock]:
     x = _canonical(x)
     n_cols = x.shape[1]
-    nnz_per_col = np.bincount(x.indices, minlength=n_cols)
+    nnz_per_col = kernels.count_columns(x.indices, n_cols)
+    block_nnz = _block_budget(block_nnz, x.nnz)
     cursor = x.indptr[:-1].astype(np.int64)
     data = x.data
     out_dtype = _kernel_dtype(data[:0]).dtype
@@ -136,6 +146,7 @@ def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterat
 
 def _dense_blocks(x: np.ndarray, genes: np.ndarray, block_nnz: int) -> Iterator[GeneBlock]:
     n_rows = x.shape[0]
+    block_nnz = _block_budget(block_nnz, x.size)
     genes_per_block = max(1, block_nnz // max(n_rows, 1))
     for start in range(0, len(genes), genes_per_block):
         stop = min(start + genes_per_block, len(genes))

@@ -9,12 +9,13 @@ with ``eliminate_zeros``.
 from __future__ import annotations
 
 from .accumulate import accumulate_csc, leave_one_out_m2
-from .blocks import csr_block_to_csc, dense_block_to_csc
+from .blocks import count_columns, csr_block_to_csc, dense_block_to_csc
 from .checks import scan_values
 from .ranksum import ranksum_reference_csc, ranksum_rest_csc
 
 __all__ = [
     "accumulate_csc",
+    "count_columns",
     "csr_block_to_csc",
     "dense_block_to_csc",
     "leave_one_out_m2",
