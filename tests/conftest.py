@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import anndata as ad
@@ -37,6 +38,14 @@ def _warm_numba_caches() -> None:
         for dtype in (np.float32, np.float64)
     ]
     inputs += [count_adata(make) for make in (np.asarray, sparse.csr_matrix, sparse.csc_matrix)]
+    logging.disable(logging.WARNING)  # the count-data warning of both tools, expected here
+    try:
+        _rank_all(inputs, sc, rgg)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _rank_all(inputs: list[ad.AnnData], sc, rgg) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for adata in inputs:

@@ -189,3 +189,35 @@ def test_results_do_not_depend_on_threads(n_jobs: int) -> None:
     ]
     assert single["scores"].tobytes() == multi["scores"].tobytes()
     assert single["pvals"].tobytes() == multi["pvals"].tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(3))
+def test_radix_sort_equals_stable_argsort(dtype, seed: int) -> None:
+    from rgg.kernels.sort import float_keys, radix_sort_pairs
+
+    rng = np.random.default_rng(seed)
+    values = np.concatenate(
+        [
+            rng.normal(0, 3, 500),
+            rng.integers(-3, 4, 300).astype(float),  # ties, negatives
+            [np.finfo(dtype).max, np.finfo(dtype).tiny, -np.finfo(dtype).tiny, 1e-30, -1e30],
+        ]
+    ).astype(dtype)
+    values = values[values != 0]
+    payload = np.arange(len(values), dtype=np.int64)
+    keys, order = radix_sort_pairs(float_keys(values), payload.copy())
+    expected = np.argsort(values, kind="stable")
+    np.testing.assert_array_equal(order, expected)
+    assert np.all(np.diff(keys.astype(np.float64)) >= 0)
+    # equal keys exactly where values are equal
+    sorted_values = values[expected]
+    np.testing.assert_array_equal(keys[1:] == keys[:-1], sorted_values[1:] == sorted_values[:-1])
+
+
+def test_radix_sort_empty_and_single() -> None:
+    from rgg.kernels.sort import float_keys, radix_sort_pairs
+
+    for values in (np.array([], dtype=np.float32), np.array([2.5], dtype=np.float32)):
+        _, order = radix_sort_pairs(float_keys(values), np.arange(len(values), dtype=np.int64))
+        assert list(order) == list(range(len(values)))

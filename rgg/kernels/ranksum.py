@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel, njit, prange
+from .sort import float_keys, radix_sort_pairs
 
 
 @njit
@@ -20,14 +21,19 @@ def _gather_sorted(
     stop: int,
     codes: np.ndarray,
     out_nnz: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Non-zero values of one column (cells with a code >= 0), sorted, with their codes."""
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sorted order keys of one column's non-zeros (cells with a code >= 0), with their codes.
+
+    Returns the keys (equal keys are equal values; see :mod:`rgg.kernels.sort`), the codes
+    in the same order, and the number of negative values, which is where the zeros go.
+    """
     n = 0
     for p in range(start, stop):
         if data[p] != 0 and codes[rows[p]] >= 0:
             n += 1
-    values = np.empty(n, dtype=data.dtype)
+    values = np.empty(n, dtype=np.float64)
     value_codes = np.empty(n, dtype=np.int64)
+    n_negative = 0
     q = 0
     for p in range(start, stop):
         k = codes[rows[p]]
@@ -35,9 +41,11 @@ def _gather_sorted(
             values[q] = data[p]
             value_codes[q] = k
             out_nnz[k] += 1
+            if data[p] < 0:
+                n_negative += 1
             q += 1
-    order = np.argsort(values)
-    return values[order], value_codes[order]
+    keys, sorted_codes = radix_sort_pairs(float_keys(values), value_codes)
+    return keys, sorted_codes, n_negative
 
 
 @kernel(parallel=True)
@@ -71,15 +79,17 @@ def ranksum_rest_csc(
     for j in prange(cols.shape[0]):
         c = cols[j]
         nnz = np.zeros(n_codes, dtype=np.int64)
-        values, value_codes = _gather_sorted(rows, data, indptr[c], indptr[c + 1], codes, nnz)
-        m = values.shape[0]
+        keys, value_codes, n_negative = _gather_sorted(
+            rows, data, indptr[c], indptr[c + 1], codes, nnz
+        )
+        m = keys.shape[0]
         n_zero = n_cells - m
         below = 0.0  # cells strictly below the current tie block
         tiesum = 0.0
         zeros_placed = n_zero == 0
         i = 0
         while i <= m:
-            if not zeros_placed and (i == m or values[i] > 0):
+            if not zeros_placed and i == n_negative:
                 avg = below + (n_zero + 1) / 2.0
                 for k in range(n_codes):
                     out_ranksum[j, k] += (n_per_code[k] - nnz[k]) * avg
@@ -90,7 +100,7 @@ def ranksum_rest_csc(
             if i == m:
                 break
             run_end = i + 1
-            while run_end < m and values[run_end] == values[i]:
+            while run_end < m and keys[run_end] == keys[i]:
                 run_end += 1
             length = run_end - i
             avg = below + (length + 1) / 2.0
@@ -137,8 +147,10 @@ def ranksum_reference_csc(
     for j in prange(cols.shape[0]):
         c = cols[j]
         nnz = np.zeros(n_codes, dtype=np.int64)
-        values, value_codes = _gather_sorted(rows, data, indptr[c], indptr[c + 1], codes, nnz)
-        m = values.shape[0]
+        keys, value_codes, n_negative = _gather_sorted(
+            rows, data, indptr[c], indptr[c + 1], codes, nnz
+        )
+        m = keys.shape[0]
         counts = np.zeros(n_codes, dtype=np.int64)
         touched = np.empty(n_codes, dtype=np.int64)
         own_ties = np.zeros(n_codes, dtype=np.float64)
@@ -148,7 +160,7 @@ def ranksum_reference_csc(
         i = 0
         while i <= m:
             n_touched = 0
-            if not zeros_placed and (i == m or values[i] > 0):
+            if not zeros_placed and i == n_negative:
                 # the block of zeros holds every code's implicit zeros
                 for k in range(n_codes):
                     counts[k] = n_per_code[k] - nnz[k]
@@ -161,7 +173,7 @@ def ranksum_reference_csc(
                 if i == m:
                     break
                 next_i = i
-                while next_i < m and values[next_i] == values[i]:
+                while next_i < m and keys[next_i] == keys[i]:
                     k = value_codes[next_i]
                     if counts[k] == 0:
                         touched[n_touched] = k
