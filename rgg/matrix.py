@@ -142,6 +142,7 @@ def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterat
             indptr, rows, values,
         )  # fmt: skip
         yield GeneBlock(start, stop, indptr, rows[:n], values[:n], np.arange(len(block_genes)))
+        del indptr, rows, values  # free this block before the next is allocated
 
 
 def _dense_blocks(x: np.ndarray, genes: np.ndarray, block_nnz: int) -> Iterator[GeneBlock]:
@@ -163,3 +164,4 @@ def _dense_blocks(x: np.ndarray, genes: np.ndarray, block_nnz: int) -> Iterator[
         values = np.empty(capacity, dtype=source.dtype)
         n = kernels.dense_block_to_csc(source, cols, indptr, rows, values)
         yield GeneBlock(start, stop, indptr, rows[:n], values[:n], np.arange(len(block_genes)))
+        del indptr, rows, values, source  # free this block before the next is allocated

@@ -94,4 +94,5 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
                 block.indptr, block.rows, block.data, block.cols, codes, plan.n_per_code,
                 plan.reference_index, out.ustats[part], out.tiesums[part],
             )  # fmt: skip
+        del block  # the generator allocates the next block: hold one at a time
     return out
