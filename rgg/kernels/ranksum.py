@@ -158,28 +158,28 @@ def ranksum_reference_csc(
         ref_below = 0.0
         zeros_placed = False
         i = 0
-        while i <= m:
+        while True:
+            # one tie block per iteration: the zeros (after the negatives), or a run of equal keys
             n_touched = 0
             if not zeros_placed and i == n_negative:
-                # the block of zeros holds every code's implicit zeros
                 for k in range(n_codes):
                     counts[k] = n_per_code[k] - nnz[k]
                     if counts[k] > 0:
                         touched[n_touched] = k
                         n_touched += 1
                 zeros_placed = True
-                next_i = i
-            else:
-                if i == m:
-                    break
-                next_i = i
-                while next_i < m and keys[next_i] == keys[i]:
-                    k = value_codes[next_i]
+                run_end = i
+            elif i < m:
+                run_end = i
+                while run_end < m and keys[run_end] == keys[i]:
+                    k = value_codes[run_end]
                     if counts[k] == 0:
                         touched[n_touched] = k
                         n_touched += 1
                     counts[k] += 1
-                    next_i += 1
+                    run_end += 1
+            else:
+                break
             n_ref = np.float64(counts[ref_code])
             for t in range(n_touched):
                 k = touched[t]
@@ -190,9 +190,7 @@ def ranksum_reference_csc(
                 own_ties[k] += a * a * a - a
                 counts[k] = 0
             ref_below += n_ref
-            i = next_i
-            if i == m and zeros_placed:
-                break
+            i = run_end
         for k in range(n_codes):
             if k != ref_code:
                 out_tiesum[j, k] = own_ties[k] + own_ties[ref_code] + cross_ties[k]
