@@ -55,7 +55,117 @@ def _parser() -> argparse.ArgumentParser:
         "--n-genes", type=int, default=5, help="genes shown per group (default: %(default)s)"
     )
     demo.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
+    rank = commands.add_parser(
+        "rank",
+        help="rank marker genes of an h5ad file and write a long Parquet table",
+        description="Run rank_genes_groups on INPUT (an .h5ad file) and write the results as a "
+        "long Parquet table (one row per group and ranked gene; columns dataset, grouping, "
+        "test, method, group, reference, gene, rank, score, logfoldchange, pval, pval_adj, "
+        "pts, pts_rest) with the parameters in the file's metadata. Test parameters come from "
+        "--test-config and/or the options below; an option given on the command line wins.",
+    )
+    rank.add_argument("input", help="the .h5ad file to test")
+    rank.add_argument("--groupby", required=True, help="obs column with the groups")
+    rank.add_argument("--out", required=True, help="the Parquet file to write (written atomically)")
+    rank.add_argument(
+        "--test-config", help="YAML file with test parameters (keys: " + ", ".join(TEST_KEYS) + ")"
+    )
+    rank.add_argument("--method", choices=METHODS, help="test (default: t-test)")
+    rank.add_argument(
+        "--corr-method",
+        choices=CORR_METHODS,
+        help="p-value correction (default: benjamini-hochberg)",
+    )
+    rank.add_argument("--reference", help="'rest' (default) or a group to compare against")
+    rank.add_argument("--groups", nargs="+", help="groups to report (default: all)")
+    rank.add_argument("--n-genes", type=int, help="genes per group in the table (default: all)")
+    rank.add_argument(
+        "--rankby-abs", action="store_true", default=None, help="rank by absolute score"
+    )
+    rank.add_argument(
+        "--pts", action="store_true", default=None, help="also report fractions of expressing cells"
+    )
+    rank.add_argument(
+        "--tie-correct", action="store_true", default=None, help="tie-corrected Wilcoxon"
+    )
+    rank.add_argument("--mask-var", help="boolean var column: test only these genes")
+    rank.add_argument("--layer", help="test this layer (implies --no-use-raw)")
+    rank.add_argument(
+        "--use-raw",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="test adata.raw (default: when it exists)",
+    )
+    rank.add_argument("--dataset", help="dataset name in the table (default: the file name)")
+    rank.add_argument("--grouping", help="grouping name in the table (default: --groupby)")
+    rank.add_argument("--test", help="test name in the table (default: the method)")
+    rank.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     return parser
+
+
+#: Keys of a --test-config file: rank_genes_groups parameters, plus logreg options.
+TEST_KEYS = (
+    "method", "corr_method", "reference", "groups", "n_genes", "rankby_abs", "pts",
+    "tie_correct", "mask_var", "layer", "use_raw", "logreg",
+)  # fmt: skip
+
+
+def _test_parameters(args: argparse.Namespace) -> dict:
+    """rank_genes_groups keyword arguments from --test-config, overridden by options."""
+    import difflib
+
+    import yaml
+
+    config: dict = {}
+    if args.test_config:
+        with open(args.test_config) as handle:
+            config = yaml.safe_load(handle) or {}
+        if not isinstance(config, dict):
+            msg = f"{args.test_config}: a test config is a mapping of parameters, got {type(config).__name__}."
+            raise ValueError(msg)
+        for key in config:
+            if key not in TEST_KEYS:
+                close = difflib.get_close_matches(str(key), TEST_KEYS, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                msg = f"{args.test_config}: unknown key {key!r}.{hint} Valid keys: {', '.join(TEST_KEYS)}."
+                raise ValueError(msg)
+    params = {key: value for key, value in config.items() if key != "logreg"}
+    for key in TEST_KEYS[:-1]:
+        value = getattr(args, key)
+        if value is not None:
+            params[key] = value
+    if params.get("layer") is not None and params.get("use_raw") is None:
+        params["use_raw"] = False
+    logreg = config.get("logreg") or {}
+    if not isinstance(logreg, dict):
+        msg = f"{args.test_config}: 'logreg' holds LogisticRegression options as a mapping, e.g. {{max_iter: 500}}."
+        raise ValueError(msg)
+    return {**params, **logreg}
+
+
+def _rank(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import anndata as ad
+
+    from . import rank_genes_groups
+    from .io import results_table, write_results
+
+    params = _test_parameters(args)
+    adata = ad.read_h5ad(args.input)
+    rank_genes_groups(adata, args.groupby, n_jobs=args.n_jobs, **params)
+    uns = adata.uns["rank_genes_groups"]
+    table = results_table(
+        uns,
+        dataset=args.dataset or Path(args.input).stem,
+        grouping=args.grouping or args.groupby,
+        test=args.test or uns["params"]["method"],
+    )
+    write_results(
+        table, args.out, params={"groupby": args.groupby, **params}, rgg_version=__version__
+    )
+    print(f"rgg: {len(table)} rows ({len(uns['names'].dtype.names)} groups) written to {args.out}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -103,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "rank":
+            return _rank(args)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()
         return 0

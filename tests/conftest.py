@@ -38,11 +38,16 @@ def _warm_numba_caches() -> None:
         for dtype in (np.float32, np.float64)
     ]
     inputs += [count_adata(make) for make in (np.asarray, sparse.csr_matrix, sparse.csc_matrix)]
-    logging.disable(logging.WARNING)  # the count-data warning of both tools, expected here
+    # the count-data warning of both tools is expected here; scanpy logs through its own root
+    # logger, which logging.disable does not reach
+    verbosity = sc.settings.verbosity
+    sc.settings.verbosity = 0
+    logging.disable(logging.WARNING)
     try:
         _rank_all(inputs, sc, rgg)
     finally:
         logging.disable(logging.NOTSET)
+        sc.settings.verbosity = verbosity
 
 
 def _rank_all(inputs: list[ad.AnnData], sc, rgg) -> None:

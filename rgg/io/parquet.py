@@ -1,0 +1,100 @@
+"""Results as a long Parquet table: one row per group and ranked gene, parameters in metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from .atomic import atomic_path
+
+#: Stamped in every file's key-value metadata; readers refuse other versions.
+SCHEMA_VERSION = "1"
+
+#: Columns of the long table, in order, with their types.
+COLUMNS: dict[str, pl.DataType] = {
+    "dataset": pl.String(),
+    "grouping": pl.String(),
+    "test": pl.String(),
+    "method": pl.String(),
+    "group": pl.String(),
+    "reference": pl.String(),
+    "gene": pl.String(),
+    "rank": pl.Int32(),
+    "score": pl.Float32(),
+    "logfoldchange": pl.Float32(),
+    "pval": pl.Float64(),
+    "pval_adj": pl.Float64(),
+    "pts": pl.Float64(),
+    "pts_rest": pl.Float64(),
+}
+
+
+def results_table(
+    uns: Mapping[str, Any], *, dataset: str, grouping: str, test: str
+) -> pl.DataFrame:
+    """The long table of one ``rank_genes_groups`` result (``adata.uns[key]``).
+
+    Rows follow the stored rank order, group after group in field order. Columns a method
+    does not produce (p-values and fold changes for logreg, ``pts``/``pts_rest`` when not
+    computed) are null.
+    """
+    labels = {"dataset": dataset, "grouping": grouping, "test": test}
+    parts = [_group_rows(uns, group, labels) for group in uns["names"].dtype.names]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=COLUMNS)
+
+
+def _group_rows(uns: Mapping[str, Any], group: str, labels: Mapping[str, str]) -> pl.DataFrame:
+    genes = np.asarray(uns["names"][group], dtype=object).astype(str)
+    n = len(genes)
+    columns: dict[str, Any] = {name: [value] * n for name, value in labels.items()}
+    columns["method"] = [uns["params"]["method"]] * n
+    columns["group"] = [group] * n
+    columns["reference"] = [str(uns["params"]["reference"])] * n
+    columns["gene"] = genes
+    columns["rank"] = np.arange(1, n + 1)
+    for column, key in (
+        ("score", "scores"),
+        ("logfoldchange", "logfoldchanges"),
+        ("pval", "pvals"),
+        ("pval_adj", "pvals_adj"),
+    ):
+        columns[column] = np.asarray(uns[key][group]) if key in uns else [None] * n
+    for key in ("pts", "pts_rest"):  # gene-indexed frames: look the ranked genes up
+        columns[key] = uns[key][group].reindex(genes).to_numpy() if key in uns else [None] * n
+    return pl.DataFrame({name: columns[name] for name in COLUMNS}, schema=COLUMNS)
+
+
+def write_results(
+    table: pl.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    params: Mapping[str, Any],
+    rgg_version: str,
+) -> None:
+    """Write ``table`` atomically with ``params`` (JSON) and versions in the file metadata."""
+    metadata = {
+        "rgg:schema_version": SCHEMA_VERSION,
+        "rgg:version": rgg_version,
+        "rgg:params": json.dumps(params, sort_keys=True, default=str),
+    }
+    with atomic_path(path) as temporary:
+        table.write_parquet(temporary, metadata=metadata)
+
+
+def read_results(path: str | os.PathLike[str]) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Read a results table and its parameters; refuse files of another schema version."""
+    metadata = pl.read_parquet_metadata(path)
+    version = metadata.get("rgg:schema_version")
+    if version != SCHEMA_VERSION:
+        msg = (
+            f"{os.fspath(path)} is not an rgg results table of schema version {SCHEMA_VERSION} "
+            f"(found {version!r}); rerun it with this rgg, or read it with the rgg that wrote it "
+            f"({metadata.get('rgg:version', 'unknown')})."
+        )
+        raise ValueError(msg)
+    return pl.read_parquet(path), json.loads(metadata["rgg:params"])
