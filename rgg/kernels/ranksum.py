@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel, njit, prange
-from .sort import float_keys, radix_sort_pairs
+from .sort import float_keys_inplace, radix_sort_pairs
 
 
 @njit
@@ -44,7 +44,8 @@ def _gather_sorted(
             if data[p] < 0:
                 n_negative += 1
             q += 1
-    keys, sorted_codes = radix_sort_pairs(float_keys(values), value_codes)
+    # values is already a fresh float64 array: key it in place rather than copying again
+    keys, sorted_codes = radix_sort_pairs(float_keys_inplace(values), value_codes)
     return keys, sorted_codes, n_negative
 
 

@@ -22,8 +22,13 @@ _N_BUCKETS = 256
 @njit
 def float_keys(values: np.ndarray) -> np.ndarray:
     """Order-preserving uint64 keys of finite values (float32 or float64), in a new array."""
-    widened = values.astype(np.float64)  # exact for float32: order and ties are preserved
-    keys = widened.view(np.uint64)
+    return float_keys_inplace(values.astype(np.float64))  # exact for float32: order and ties kept
+
+
+@njit
+def float_keys_inplace(values: np.ndarray) -> np.ndarray:
+    """Turn a float64 array into its order-preserving uint64 keys, in place; return the view."""
+    keys = values.view(np.uint64)
     for i in range(keys.shape[0]):
         bits = keys[i]
         keys[i] = ~bits if bits & _SIGN else bits | _SIGN
