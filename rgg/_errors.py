@@ -7,6 +7,15 @@ names the problem and the fix.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(name: object, choices: Iterable[object]) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``choices``, or an empty string."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
 
 class _MessageKeyError(KeyError):
     """A KeyError whose message prints as written (KeyError quotes it otherwise)."""

@@ -103,18 +103,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Keys of a --test-config file: rank_genes_groups parameters, plus logreg options.
-TEST_KEYS = (
+#: rank_genes_groups parameters a test config or an option may set.
+PARAMETER_KEYS = (
     "method", "corr_method", "reference", "groups", "n_genes", "rankby_abs", "pts",
-    "tie_correct", "mask_var", "layer", "use_raw", "logreg",
+    "tie_correct", "mask_var", "layer", "use_raw",
 )  # fmt: skip
+#: Keys of a --test-config file: the parameters, plus LogisticRegression options.
+TEST_KEYS = (*PARAMETER_KEYS, "logreg")
 
 
 def _test_parameters(args: argparse.Namespace) -> dict:
     """rank_genes_groups keyword arguments from --test-config, overridden by options."""
-    import difflib
-
     import yaml
+
+    from ._errors import did_you_mean
 
     config: dict = {}
     if args.test_config:
@@ -125,12 +127,13 @@ def _test_parameters(args: argparse.Namespace) -> dict:
             raise ValueError(msg)
         for key in config:
             if key not in TEST_KEYS:
-                close = difflib.get_close_matches(str(key), TEST_KEYS, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                msg = f"{args.test_config}: unknown key {key!r}.{hint} Valid keys: {', '.join(TEST_KEYS)}."
+                msg = (
+                    f"{args.test_config}: unknown key {key!r}.{did_you_mean(key, TEST_KEYS)} "
+                    f"Valid keys: {', '.join(TEST_KEYS)}."
+                )
                 raise ValueError(msg)
     params = {key: value for key, value in config.items() if key != "logreg"}
-    for key in TEST_KEYS[:-1]:
+    for key in PARAMETER_KEYS:
         value = getattr(args, key)
         if value is not None:
             params[key] = value

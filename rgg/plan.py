@@ -6,8 +6,7 @@ a call that fails leaves ``adata`` exactly as it was.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,12 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_string_dtype
 
-from ._errors import ColumnNotFoundError, GroupbyNotCategoricalError, UnknownGroupError
+from ._errors import (
+    ColumnNotFoundError,
+    GroupbyNotCategoricalError,
+    UnknownGroupError,
+    did_you_mean,
+)
 from ._types import CORR_METHODS, METHODS, Matrix
 from .matrix import is_supported
 
@@ -105,11 +109,6 @@ class Plan:
         }
 
 
-def _nearest(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, [str(c) for c in choices], n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
 def _check_mask_var(adata: AnnData, mask_var: Any) -> np.ndarray | None:
     """Scanpy's mask checks and wording (spec section 2, step 1)."""
     if mask_var is None:
@@ -137,7 +136,7 @@ def _check_mask_var(adata: AnnData, mask_var: Any) -> np.ndarray | None:
 def _groupby_categorical(adata: AnnData, groupby: str) -> pd.Categorical:
     if groupby not in adata.obs.columns:
         msg = (
-            f"groupby={groupby!r} is not a column of adata.obs.{_nearest(groupby, adata.obs.columns)} "
+            f"groupby={groupby!r} is not a column of adata.obs.{did_you_mean(groupby, adata.obs.columns)} "
             f"Available columns: {list(adata.obs.columns)}."
         )
         raise ColumnNotFoundError(msg)
@@ -198,7 +197,7 @@ def _select_matrix(adata: AnnData, use_raw: bool, layer: str | None) -> tuple[Ma
             raise ValueError(msg)
         if layer not in adata.layers:
             msg = (
-                f"layer={layer!r} is not in adata.layers.{_nearest(layer, adata.layers.keys())} "
+                f"layer={layer!r} is not in adata.layers.{did_you_mean(layer, adata.layers.keys())} "
                 f"Available layers: {list(adata.layers.keys())}."
             )
             raise ColumnNotFoundError(msg)
@@ -258,7 +257,7 @@ def build_plan(
     if reference != "rest" and _category_position(categories, reference) is None:
         msg = (
             f"reference = {reference} needs to be one of groupby = {categories.tolist()}."
-            f"{_nearest(str(reference), categories)} Use reference='rest' to compare each group "
+            f"{did_you_mean(str(reference), categories)} Use reference='rest' to compare each group "
             "with all other cells."
         )
         raise ValueError(msg)
