@@ -1,4 +1,4 @@
-"""Process-wide settings: how many threads rgg's kernels use."""
+"""Process-wide settings: how many threads rgg's kernels use, and whether to show progress."""
 
 from __future__ import annotations
 
@@ -19,9 +19,13 @@ class Settings:
         Threads for the Numba kernels. ``None`` or ``-1`` means every thread Numba may use
         (``NUMBA_NUM_THREADS``, by default the number of cores); unlike scanpy, rgg is
         multi-threaded by default. Results do not depend on this number.
+    progress
+        Show a progress bar over the genes on stderr while ranking (the ``rgg`` command
+        turns it on when stderr is a terminal).
     """
 
     n_jobs: int | None = None
+    progress: bool = False
 
 
 settings = Settings()

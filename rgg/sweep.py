@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tqdm.auto import tqdm
+
 from . import kernels, matrix
+from ._settings import settings
 from .plan import Plan
 
 
@@ -70,6 +73,9 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
     no_m2 = np.zeros((0, n_codes))
     codes = plan.cell_codes
     block_nnz = matrix.DEFAULT_BLOCK_NNZ if block_nnz is None else block_nnz
+    progress = tqdm(
+        total=n_genes, unit="gene", desc=f"rgg {plan.method}", disable=not settings.progress
+    )
     for block in matrix.iter_gene_blocks(plan.matrix, plan.genes, block_nnz=block_nnz):
         part = slice(block.start, block.stop)
         n_nonfinite, n_negative, n_fractional = kernels.scan_values(
@@ -94,5 +100,7 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
                 block.indptr, block.rows, block.data, block.cols, codes, plan.n_per_code,
                 plan.reference_index, out.ustats[part], out.tiesums[part],
             )  # fmt: skip
+        progress.update(block.stop - block.start)
         del block  # the generator allocates the next block: hold one at a time
+    progress.close()
     return out

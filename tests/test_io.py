@@ -144,7 +144,7 @@ def test_option_overrides_test_config(tmp_path: Path) -> None:
     ("config", "message"),
     [
         ("methd: wilcoxon\n", "unknown key 'methd'. Did you mean 'method'?"),
-        ("- wilcoxon\n", "a test config is a mapping"),
+        ("- wilcoxon\n", "test parameters are a mapping"),
         ("method: logreg\nlogreg: 300\n", "'logreg' holds LogisticRegression options as a mapping"),
     ],
 )

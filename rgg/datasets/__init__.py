@@ -7,7 +7,15 @@ from pathlib import Path
 
 import anndata as ad
 
-__all__ = ["pbmc68k_reduced", "pbmc68k_reduced_path"]
+from ._synthetic import make_synthetic
+
+__all__ = [
+    "make_synthetic",
+    "pbmc68k_reduced",
+    "pbmc68k_reduced_path",
+    "synthetic",
+    "synthetic_path",
+]
 
 
 def pbmc68k_reduced_path() -> Path:
@@ -23,3 +31,17 @@ def pbmc68k_reduced() -> ad.AnnData:
     ``obs['bulk_labels']`` (10 cell types) and ``obs['louvain']`` (11 clusters).
     """
     return ad.read_h5ad(pbmc68k_reduced_path())
+
+
+def synthetic_path() -> Path:
+    """Path of the bundled ``synthetic.h5ad``, written by :func:`make_synthetic` with defaults."""
+    with as_file(files(__name__) / "synthetic.h5ad") as path:
+        return Path(path)
+
+
+def synthetic() -> ad.AnnData:
+    """600 generated cells x 300 genes; labels with '/', '+' and spaces; a counts layer.
+
+    See :func:`make_synthetic`; the workflow's examples use the bundled file.
+    """
+    return ad.read_h5ad(synthetic_path())

@@ -1,8 +1,25 @@
-"""Reading and writing rgg's outputs: atomic files, Parquet result tables."""
+"""Reading and writing rgg's outputs: atomic files, Parquet result tables, h5ad files."""
 
 from __future__ import annotations
 
 from .atomic import atomic_path
-from .parquet import read_results, results_table, write_results
+from .h5ad import read_uns_h5ad, write_h5ad, write_uns_h5ad
+from .parquet import (
+    read_comparisons,
+    read_results,
+    results_table,
+    write_combined_results,
+    write_results,
+)
 
-__all__ = ["atomic_path", "read_results", "results_table", "write_results"]
+__all__ = [
+    "atomic_path",
+    "read_comparisons",
+    "read_results",
+    "read_uns_h5ad",
+    "results_table",
+    "write_combined_results",
+    "write_h5ad",
+    "write_results",
+    "write_uns_h5ad",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,20 +75,82 @@ def write_results(
     *,
     params: Mapping[str, Any],
     rgg_version: str,
+    comparison: Mapping[str, str] | None = None,
 ) -> None:
-    """Write ``table`` atomically with ``params`` (JSON) and versions in the file metadata."""
+    """Write ``table`` atomically with ``params`` (JSON) and versions in the file metadata.
+
+    ``comparison`` (dataset, grouping and test names) is recorded with the parameters in
+    ``rgg:comparisons``, the list that :func:`write_combined_results` extends.
+    """
+    record = {**(comparison or {}), "params": dict(params), "rgg_version": rgg_version}
     metadata = {
         "rgg:schema_version": SCHEMA_VERSION,
         "rgg:version": rgg_version,
-        "rgg:params": json.dumps(params, sort_keys=True, default=str),
+        "rgg:params": _json(params),
+        "rgg:comparisons": _json([record]),
     }
     with atomic_path(path) as temporary:
         table.write_parquet(temporary, metadata=metadata)
 
 
+def write_combined_results(
+    paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], *, rgg_version: str
+) -> int:
+    """Concatenate result tables (in the order given) into ``out``, atomically.
+
+    Every input is checked like :func:`read_results`; their ``rgg:comparisons`` records are
+    joined in the output's metadata. Returns the number of rows written.
+    """
+    tables = []
+    records: list[dict[str, Any]] = []
+    for path in paths:
+        table, _ = read_results(path)
+        tables.append(table)
+        records.extend(read_comparisons(path))
+    combined = pl.concat(tables) if tables else pl.DataFrame(schema=COLUMNS)
+    metadata = {
+        "rgg:schema_version": SCHEMA_VERSION,
+        "rgg:version": rgg_version,
+        "rgg:comparisons": _json(records),
+    }
+    with atomic_path(out) as temporary:
+        combined.write_parquet(temporary, metadata=metadata)
+    return len(combined)
+
+
+def read_comparisons(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The comparisons a results file holds: names, parameters and rgg version of each."""
+    metadata = _checked_metadata(path)
+    return json.loads(metadata.get("rgg:comparisons", "[]"))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def read_results(path: str | os.PathLike[str]) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Read a results table and its parameters; refuse files of another schema version."""
-    metadata = pl.read_parquet_metadata(path)
+    """Read a results table and its parameters; refuse files of another schema version.
+
+    The parameters are those of the one comparison in a file from :func:`write_results`; for a
+    combined file they are ``{"comparisons": [...]}`` (see :func:`read_comparisons`).
+    """
+    metadata = _checked_metadata(path)
+    params = (
+        json.loads(metadata["rgg:params"])
+        if "rgg:params" in metadata
+        else {"comparisons": json.loads(metadata.get("rgg:comparisons", "[]"))}
+    )
+    return pl.read_parquet(path), params
+
+
+def _checked_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    try:
+        metadata = pl.read_parquet_metadata(path)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # polars raises ComputeError & co. for files that are not Parquet
+        msg = f"{os.fspath(path)} is not a readable Parquet file ({error}); rerun the step that wrote it."
+        raise ValueError(msg) from error
     version = metadata.get("rgg:schema_version")
     if version != SCHEMA_VERSION:
         msg = (
@@ -97,4 +159,4 @@ def read_results(path: str | os.PathLike[str]) -> tuple[pl.DataFrame, dict[str, 
             f"({metadata.get('rgg:version', 'unknown')})."
         )
         raise ValueError(msg)
-    return pl.read_parquet(path), json.loads(metadata["rgg:params"])
+    return metadata

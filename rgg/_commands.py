@@ -1,0 +1,190 @@
+"""What each ``rgg`` subcommand does, given the parsed options (see :mod:`rgg.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from ._errors import did_you_mean
+from ._settings import settings
+from .cli import PARAMETER_KEYS, TEST_KEYS
+
+
+def _say(message: str) -> None:
+    """A progress line on stderr (the log of a workflow job)."""
+    print(f"rgg: {message}", file=sys.stderr, flush=True)
+
+
+def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """rank_genes_groups keyword arguments: --test-config, then --test-params, then options."""
+    import yaml
+
+    params: dict[str, Any] = {}
+    logreg: dict[str, Any] = {}
+    sources = []
+    if args.test_config:
+        with open(args.test_config) as handle:
+            sources.append((args.test_config, handle.read()))
+    if args.test_params:
+        sources.append(("--test-params", args.test_params))
+    for where, text in sources:
+        config = yaml.safe_load(text) or {}
+        if not isinstance(config, dict):
+            msg = f"{where}: test parameters are a mapping, got {type(config).__name__}."
+            raise ValueError(msg)
+        for key in config:
+            if key not in TEST_KEYS:
+                msg = (
+                    f"{where}: unknown key {key!r}.{did_you_mean(key, TEST_KEYS)} "
+                    f"Valid keys: {', '.join(TEST_KEYS)}."
+                )
+                raise ValueError(msg)
+        if not isinstance(config.get("logreg") or {}, dict):
+            msg = f"{where}: 'logreg' holds LogisticRegression options as a mapping, e.g. {{max_iter: 500}}."
+            raise ValueError(msg)
+        params.update({key: value for key, value in config.items() if key != "logreg"})
+        logreg.update(config.get("logreg") or {})
+    for key in PARAMETER_KEYS:
+        value = getattr(args, key)
+        if value is not None:
+            params[key] = value
+    if params.get("layer") is not None and params.get("use_raw") is None:
+        params["use_raw"] = False
+    return {**params, **logreg}
+
+
+def rank(args: argparse.Namespace) -> int:
+    """``rgg rank``: rank one h5ad file, write the long table (and the uns entry)."""
+    import anndata as ad
+
+    from . import rank_genes_groups
+    from .io import results_table, write_results, write_uns_h5ad
+
+    params = test_parameters(args)
+    settings.progress = sys.stderr.isatty() if args.progress is None else args.progress
+    start = time.perf_counter()
+    _say(f"rgg {__version__}: reading {args.input}")
+    adata = ad.read_h5ad(args.input)
+    _say(
+        f"ranking {adata.n_obs} cells x {adata.n_vars} genes by obs[{args.groupby!r}] "
+        f"with {params or 'the default parameters'}"
+    )
+    rank_genes_groups(adata, args.groupby, key_added=args.key_added, n_jobs=args.n_jobs, **params)
+    uns = adata.uns[args.key_added]
+    comparison = {
+        "dataset": args.dataset or Path(args.input).stem,
+        "grouping": args.grouping or args.groupby,
+        "test": args.test or uns["params"]["method"],
+    }
+    table = results_table(uns, **comparison)
+    if args.uns_out:
+        write_uns_h5ad({args.key_added: uns}, args.uns_out)
+    write_results(
+        table,
+        args.out,
+        params={"groupby": args.groupby, **params},
+        rgg_version=__version__,
+        comparison=comparison,
+    )
+    _say(
+        f"{len(table)} rows ({len(uns['names'].dtype.names)} groups) written to {args.out} "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+    return 0
+
+
+def collect(args: argparse.Namespace) -> int:
+    """``rgg collect``: concatenate result tables into one file."""
+    from .io import write_combined_results
+
+    n_rows = write_combined_results(args.tables, args.out, rgg_version=__version__)
+    _say(f"{n_rows} rows from {len(args.tables)} tables written to {args.out}")
+    return 0
+
+
+def annotate(args: argparse.Namespace) -> int:
+    """``rgg annotate``: the input h5ad with every result's uns entry added."""
+    import anndata as ad
+
+    from .io import read_uns_h5ad, write_h5ad
+
+    adata = ad.read_h5ad(args.input)
+    genes = set(adata.var_names)
+    if adata.raw is not None:
+        genes |= set(adata.raw.var_names)
+    added: dict[str, str] = {}
+    for path in args.results:
+        for key, result in read_uns_h5ad(path).items():
+            if key in added:
+                msg = f"{path} and {added[key]} both hold uns[{key!r}]; rank them with different --key-added."
+                raise ValueError(msg)
+            _check_result_fits(result, adata, genes, key, path)
+            adata.uns[key] = result
+            added[key] = path
+    write_h5ad(adata, args.out)
+    _say(f"{args.input} with {len(added)} results ({', '.join(added)}) written to {args.out}")
+    return 0
+
+
+def _check_result_fits(result: Any, adata: Any, genes: set[str], key: str, path: str) -> None:
+    """Refuse results that were not computed on this data (another groupby or other genes)."""
+    if not isinstance(result, dict) or "names" not in result or "params" not in result:
+        msg = f"{path}: uns[{key!r}] is not a rank_genes_groups result; make it with `rgg rank --uns-out`."
+        raise ValueError(msg)
+    groupby = result["params"]["groupby"]
+    if groupby not in adata.obs:
+        msg = f"{path}: uns[{key!r}] groups cells by obs[{groupby!r}], which this dataset does not have."
+        raise ValueError(msg)
+    names = result["names"]
+    unknown = {str(gene) for field in names.dtype.names for gene in names[field]} - genes
+    if unknown:
+        example = ", ".join(sorted(unknown)[:3])
+        msg = (
+            f"{path}: uns[{key!r}] ranks {len(unknown)} genes that this dataset does not have "
+            f"(e.g. {example}); were the results computed on another file?"
+        )
+        raise ValueError(msg)
+
+
+def demo(args: argparse.Namespace) -> int:
+    """``rgg demo``: rank a small dataset and print the top genes of each group."""
+    import anndata as ad
+
+    from . import datasets, get, rank_genes_groups
+
+    adata = ad.read_h5ad(args.input) if args.input else datasets.pbmc68k_reduced()
+    source = args.input or "bundled pbmc68k_reduced"
+    start = time.perf_counter()
+    rank_genes_groups(
+        adata,
+        args.groupby,
+        method=args.method,
+        corr_method=args.corr_method,
+        reference=args.reference,
+        tie_correct=args.tie_correct,
+        n_jobs=args.n_jobs,
+        pts=args.method != "logreg",
+    )
+    elapsed = time.perf_counter() - start
+    print(
+        f"rgg {__version__}: {args.method} on {source} ({adata.n_obs} cells x {adata.n_vars} genes), "
+        f"groups from obs[{args.groupby!r}], reference {args.reference!r}, {elapsed:.2f} s "
+        "(the first run includes compiling the kernels)\n"
+    )
+    table = get.rank_genes_groups_df(adata, None)
+    columns = [
+        c for c in ("names", "scores", "logfoldchanges", "pvals_adj", "pct_nz_group") if c in table
+    ]
+    for group, rows in table.groupby("group", observed=True, sort=False):
+        print(f"== {group}")
+        print(
+            rows[columns]
+            .head(args.n_genes)
+            .to_string(index=False, float_format=lambda v: f"{v:.3g}")
+        )
+        print()
+    return 0

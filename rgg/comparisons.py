@@ -1,0 +1,182 @@
+"""The workflow's config model: comparisons are datasets x groupings x tests.
+
+The Snakefile validates the config against ``workflow/schemas/config.schema.yaml`` (which
+fills in the defaults) and then calls :func:`resolve_comparisons`, which checks what a schema
+cannot (names that refer to each other, obs columns and reference groups that exist in the
+data) and expands the include/exclude selectors. Every message says what is wrong and how
+to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._errors import did_you_mean
+
+#: Keys of a test entry that are rank_genes_groups keyword arguments (``logreg`` holds the rest).
+TEST_PARAMETER_KEYS = (
+    "method", "corr_method", "tie_correct", "reference", "groups", "n_genes", "rankby_abs",
+    "pts", "mask_var",
+)  # fmt: skip
+_SELECTOR_KEYS = {"dataset": "datasets", "grouping": "groupings", "test": "tests"}
+
+
+class ConfigError(ValueError):
+    """The workflow config is inconsistent (the schema alone cannot tell)."""
+
+
+@dataclass(frozen=True, order=True)
+class Comparison:
+    """One ranking job: a dataset, a grouping of its cells and a named test."""
+
+    dataset: str
+    grouping: str
+    test: str
+
+    @property
+    def uns_key(self) -> str:
+        """Where the annotated h5ad keeps this comparison's result."""
+        return f"rank_genes_groups_{self.grouping}_{self.test}"
+
+
+def resolve_comparisons(config: Mapping[str, Any]) -> list[Comparison]:
+    """Check a schema-validated config and list its comparisons, sorted.
+
+    Raises
+    ------
+    ConfigError
+        For a grouping that names an unknown dataset, a selector that names an unknown
+        dataset, grouping or test, logreg options on a test of another method, a config
+        that selects no comparison, or (for dataset files that exist) an obs column or a
+        reference group that is not in the data.
+    """
+    _check_names(config)
+    candidates = [
+        Comparison(dataset, grouping, test)
+        for grouping, entry in config["groupings"].items()
+        for dataset in (entry.get("datasets") or config["datasets"])
+        for test in config["tests"]
+    ]
+    selection = config.get("comparisons") or {}
+    include = selection.get("include")
+    exclude = selection.get("exclude") or []
+    chosen = [
+        comparison
+        for comparison in candidates
+        if (include is None or any(_matches(comparison, s) for s in include))
+        and not any(_matches(comparison, s) for s in exclude)
+    ]
+    if not chosen:
+        msg = (
+            "the config selects no comparison: check 'comparisons: include/exclude' and the "
+            "'datasets' lists of the groupings."
+        )
+        raise ConfigError(msg)
+    _check_data(config, chosen)
+    return sorted(chosen)
+
+
+def rank_parameters(config: Mapping[str, Any], comparison: Comparison) -> dict[str, Any]:
+    """The ``rgg rank --test-params`` mapping of one comparison.
+
+    The test's parameters with the dataset's ``layer``/``use_raw`` (unset values left out,
+    so rgg applies scanpy's defaults) and ``logreg`` options; every key is present in a
+    schema-validated config, so a changed default shows up as a changed parameter.
+    """
+    test = config["tests"][comparison.test]
+    dataset = config["datasets"][comparison.dataset]
+    params = {key: test[key] for key in TEST_PARAMETER_KEYS if test.get(key) is not None}
+    for key in ("layer", "use_raw"):
+        if dataset.get(key) is not None:
+            params[key] = dataset[key]
+    if test.get("logreg"):
+        params["logreg"] = dict(test["logreg"])
+    return params
+
+
+def groupby_column(config: Mapping[str, Any], grouping: str) -> str:
+    """The obs column of a grouping (its ``column``, or its name)."""
+    return config["groupings"][grouping].get("column") or grouping
+
+
+def _matches(comparison: Comparison, selector: Mapping[str, Any]) -> bool:
+    for key in _SELECTOR_KEYS:
+        if key in selector and getattr(comparison, key) not in _as_list(selector[key]):
+            return False
+    return True
+
+
+def _as_list(names: str | Iterable[str]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)
+
+
+def _check_names(config: Mapping[str, Any]) -> None:
+    datasets = config["datasets"]
+    for grouping, entry in config["groupings"].items():
+        for dataset in entry.get("datasets") or ():
+            if dataset not in datasets:
+                msg = (
+                    f"groupings.{grouping}.datasets names {dataset!r}, which is not in 'datasets'."
+                    f"{did_you_mean(dataset, datasets)} Datasets: {', '.join(datasets)}."
+                )
+                raise ConfigError(msg)
+    for part in ("include", "exclude"):
+        for position, selector in enumerate((config.get("comparisons") or {}).get(part) or ()):
+            for key, section in _SELECTOR_KEYS.items():
+                for name in _as_list(selector.get(key, ())):
+                    if name not in config[section]:
+                        msg = (
+                            f"comparisons.{part}[{position}].{key} names {name!r}, which is not "
+                            f"in '{section}'.{did_you_mean(name, config[section])} "
+                            f"Known: {', '.join(config[section])}."
+                        )
+                        raise ConfigError(msg)
+    for name, test in config["tests"].items():
+        if test.get("logreg") and test.get("method") != "logreg":
+            msg = (
+                f"tests.{name} has 'logreg' options but method {test.get('method')!r}; "
+                "remove them or set 'method: logreg'."
+            )
+            raise ConfigError(msg)
+
+
+def _check_data(config: Mapping[str, Any], comparisons: list[Comparison]) -> None:
+    """Check obs columns and reference groups in the dataset files that already exist.
+
+    Files that do not exist yet (made by another workflow, or a dry run of an example) are
+    left to the ranking job, whose message is as clear.
+    """
+    from .io.h5ad import obs_categories, obs_columns
+
+    for dataset in sorted({c.dataset for c in comparisons}):
+        path = Path(config["datasets"][dataset]["path"])
+        if not path.is_file():
+            continue
+        columns = obs_columns(path)
+        for comparison in (c for c in comparisons if c.dataset == dataset):
+            column = groupby_column(config, comparison.grouping)
+            if column not in columns:
+                msg = (
+                    f"grouping {comparison.grouping!r}: obs column {column!r} is not in dataset "
+                    f"{dataset!r} ({os.fspath(path)}).{did_you_mean(column, columns)} Columns: "
+                    f"{', '.join(columns)}. Fix 'column', or limit the grouping with its "
+                    "'datasets' list."
+                )
+                raise ConfigError(msg)
+            reference = config["tests"][comparison.test].get("reference", "rest")
+            if reference == "rest":
+                continue
+            labels = obs_categories(path, column)
+            if labels is not None and reference not in labels:
+                msg = (
+                    f"test {comparison.test!r} compares against reference {reference!r}, which "
+                    f"is not a group of obs[{column!r}] in dataset {dataset!r}."
+                    f"{did_you_mean(reference, labels)} Groups: {', '.join(labels)}. Exclude the "
+                    f"combination with comparisons.exclude: [{{grouping: {comparison.grouping}, "
+                    f"test: {comparison.test}}}], or fix the reference."
+                )
+                raise ConfigError(msg)

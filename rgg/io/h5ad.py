@@ -1,0 +1,168 @@
+"""h5ad files that hold rank_genes_groups results, readable by plain ``anndata.read_h5ad``.
+
+scanpy stores ``pts``/``pts_rest`` as DataFrames whose columns are the group labels, and
+labels such as ``CD4+/CD8+`` are common. HDF5 names cannot contain ``/``: anndata 0.12 writes
+such a column as a nested group (with a FutureWarning), anndata 0.13 refuses to write it. Its
+reader, however, looks each column up by the path in ``column-order``, so a column ``a/b``
+stored as dataset ``b`` inside group ``a`` reads back as column ``a/b`` on both versions.
+:func:`write_h5ad` writes such columns under placeholder names with anndata and then moves
+them to that nested path with h5py, inside the temporary file, before the atomic rename.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_path
+
+
+@dataclass(frozen=True)
+class _SlashedColumn:
+    frame_path: str  # HDF5 path of the DataFrame's group
+    placeholder: str
+    label: str
+
+
+def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
+    """Write ``adata`` to ``path`` atomically; DataFrames in ``uns`` may have ``/`` in labels.
+
+    ``adata`` is not modified (its ``uns`` is swapped for the duration of the write and
+    restored). Raises ``ValueError`` for labels that no HDF5 path can hold: an empty part
+    (``a//b``, ``/a``, ``a/``), ``.`` or ``..`` as a part, or a label that is also a prefix of
+    another (``CD4`` and ``CD4/CD8`` in one table).
+    """
+    slashed: list[_SlashedColumn] = []
+    safe_uns = _replace_slashed(adata.uns, "uns", slashed)
+    with atomic_path(path) as temporary, _swapped_uns(adata, safe_uns):
+        adata.write_h5ad(temporary)
+        if slashed:
+            _move_to_nested_paths(temporary, slashed)
+
+
+def write_uns_h5ad(uns: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write ``uns`` alone (an AnnData with no cells or genes) atomically to ``path``."""
+    write_h5ad(ad.AnnData(uns=dict(uns)), path)
+
+
+def read_uns_h5ad(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the ``uns`` of an h5ad file written by :func:`write_uns_h5ad`."""
+    return dict(ad.read_h5ad(path).uns)
+
+
+def matrix_nbytes(path: str | os.PathLike[str]) -> int:
+    """Bytes that ``X``, ``raw/X`` and all layers of an h5ad file take once loaded.
+
+    Read from the HDF5 headers only (shapes, dtypes, sparse non-zero counts), so it costs
+    nothing on large files; used to size a job's memory request.
+    """
+    total = 0
+    with h5py.File(path, "r") as handle:
+        for name in ("X", "raw/X"):
+            if name in handle:
+                total += _element_nbytes(handle[name])
+        if "layers" in handle:
+            total += sum(_element_nbytes(layer) for layer in handle["layers"].values())
+    return total
+
+
+def obs_columns(path: str | os.PathLike[str]) -> list[str]:
+    """Names of the ``obs`` columns of an h5ad file, read from its header."""
+    with h5py.File(path, "r") as handle:
+        order = handle["obs"].attrs.get("column-order", [])
+        return [_as_str(name) for name in np.atleast_1d(order)]
+
+
+def obs_categories(path: str | os.PathLike[str], column: str) -> list[str] | None:
+    """The group labels of an obs column (categories, or distinct strings); ``None`` if numeric."""
+    from anndata.io import read_elem
+
+    with h5py.File(path, "r") as handle:
+        element = handle["obs"][column]
+        if isinstance(element, h5py.Group) and "categories" in element:
+            return [str(label) for label in read_elem(element["categories"])]
+        values = read_elem(element)
+    if values.dtype.kind in "OUS" or pd.api.types.is_string_dtype(values.dtype):
+        return sorted({str(value) for value in values if isinstance(value, str)})
+    return None
+
+
+def _element_nbytes(element: h5py.Group | h5py.Dataset) -> int:
+    if isinstance(element, h5py.Dataset):
+        return element.size * element.dtype.itemsize
+    if "data" in element:  # csr_matrix / csc_matrix
+        return sum(element[part].size * element[part].dtype.itemsize for part in element)
+    return 0
+
+
+def _as_str(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _replace_slashed(value: Any, h5_path: str, slashed: list[_SlashedColumn]) -> Any:
+    """A copy of the ``uns`` tree whose DataFrame columns with ``/`` have placeholder names."""
+    if isinstance(value, Mapping):
+        return {key: _replace_slashed(item, f"{h5_path}/{key}", slashed) for key, item in value.items()}
+    if isinstance(value, pd.DataFrame):
+        labels = [column for column in value.columns if isinstance(column, str) and "/" in column]
+        if not labels:
+            return value
+        _check_nestable(value.columns, h5_path)
+        renames = {}
+        for label in labels:
+            placeholder = f"__rgg_slashed_column_{len(slashed)}__"
+            renames[label] = placeholder
+            slashed.append(_SlashedColumn(h5_path, placeholder, label))
+        return value.rename(columns=renames)
+    return value
+
+
+def _check_nestable(columns: pd.Index, h5_path: str) -> None:
+    names = {str(column) for column in columns}
+    for label in (column for column in names if "/" in column):
+        parts = label.split("/")
+        if any(part in {"", ".", ".."} for part in parts):
+            msg = (
+                f"cannot store the column {label!r} of {h5_path} in an h5ad file: a label with "
+                "'/' must not start or end with '/', repeat it, or have '.' or '..' between "
+                "slashes. Rename the category (e.g. adata.obs[col].cat.rename_categories) first."
+            )
+            raise ValueError(msg)
+        prefixes = {"/".join(parts[:depth]) for depth in range(1, len(parts))}
+        clash = sorted(prefixes & names)
+        if clash:
+            msg = (
+                f"cannot store the columns {clash[0]!r} and {label!r} of {h5_path} in one h5ad "
+                "file: HDF5 would need the same name as a column and as a folder. Rename one of "
+                "the two categories first."
+            )
+            raise ValueError(msg)
+
+
+@contextmanager
+def _swapped_uns(adata: ad.AnnData, uns: dict[str, Any]) -> Iterator[None]:
+    original = adata.uns
+    adata.uns = uns
+    try:
+        yield
+    finally:
+        adata.uns = original
+
+
+def _move_to_nested_paths(path: Path, slashed: list[_SlashedColumn]) -> None:
+    with h5py.File(path, "r+") as handle:
+        for column in slashed:
+            frame = handle[column.frame_path]
+            frame.move(column.placeholder, column.label)  # creates the intermediate groups
+            order = [_as_str(name) for name in frame.attrs["column-order"]]
+            order[order.index(column.placeholder)] = column.label
+            frame.attrs["column-order"] = np.array(order, dtype=h5py.string_dtype())

@@ -1,0 +1,111 @@
+# Config resolution, wildcard constraints, paths and input functions shared by the rules.
+# The config logic itself lives in rgg.comparisons, where it is unit-tested.
+
+import json
+import mimetypes
+import os
+import sys
+from pathlib import Path
+
+import rgg
+from rgg.comparisons import (
+    ConfigError,
+    groupby_column,
+    rank_parameters,
+    resolve_comparisons,
+)
+from rgg.io.h5ad import matrix_nbytes
+
+RESULTS = config["results"]
+
+try:
+    COMPARISONS = resolve_comparisons(config)
+except ConfigError as error:
+    raise WorkflowError(f"Invalid config: {error}") from None
+
+# Rules run `rgg` from PATH. Put the environment that runs Snakemake first, so that an
+# un-activated virtual environment (.venv/bin/snakemake) finds its own rgg; a rule's conda
+# environment, when used, is activated after this and comes first.
+# RGG_SOURCE: where workflow/envs/rgg.post-deploy.sh installs rgg from.
+_environment = os.environ
+_environment.update(
+    PATH=os.pathsep.join([str(Path(sys.executable).parent), _environment.get("PATH", "")]),
+    RGG_SOURCE=str(workflow.basedir),
+)
+
+RGG_ENV = "../envs/rgg.yaml"
+
+# So that Snakemake's --report attaches the tables with the right type.
+mimetypes.add_type("application/vnd.apache.parquet", ".parquet")
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    grouping=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    test=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
+def comparison_path(comparison, suffix):
+    """Where a comparison's outputs go: RESULTS/dataset/grouping/test<suffix>."""
+    return (
+        f"{RESULTS}/{comparison.dataset}/{comparison.grouping}/{comparison.test}{suffix}"
+    )
+
+
+def combined_table_path():
+    return f"{RESULTS}/markers.parquet"
+
+
+def annotated_paths():
+    return [
+        f"{RESULTS}/{dataset}/annotated.h5ad"
+        for dataset in sorted({c.dataset for c in COMPARISONS})
+    ]
+
+
+def dataset_path(wildcards):
+    return config["datasets"][wildcards.dataset]["path"]
+
+
+def comparison_of(wildcards):
+    comparison = rgg.comparisons.Comparison(
+        wildcards.dataset, wildcards.grouping, wildcards.test
+    )
+    if comparison not in COMPARISONS:
+        raise WorkflowError(
+            f"{comparison} is not a comparison of this config; add it to the config "
+            "instead of asking for its file."
+        )
+    return comparison
+
+
+def rank_groupby(wildcards):
+    return groupby_column(config, comparison_of(wildcards).grouping)
+
+
+def rank_test_params(wildcards):
+    """The test's parameters as JSON: a change reruns the comparison (params trigger)."""
+    return json.dumps(rank_parameters(config, comparison_of(wildcards)), sort_keys=True)
+
+
+def rank_uns_key(wildcards):
+    return comparison_of(wildcards).uns_key
+
+
+def dataset_uns_results(wildcards):
+    return [
+        comparison_path(c, ".uns.h5ad") for c in COMPARISONS if c.dataset == wildcards.dataset
+    ]
+
+
+def loaded_mem_mb(wildcards, input, factor):
+    """Memory for a job that loads the dataset: `factor` x its matrices, plus 1 GB.
+
+    The matrices' size is read from the h5ad headers; an h5ad is often compressed, so its
+    file size would undercount. rgg's own working memory is about a third of X.
+    """
+    try:
+        loaded = matrix_nbytes(input[0])
+    except (OSError, KeyError):
+        loaded = Path(input[0]).stat().st_size * 4
+    return int(factor * loaded / 2**20) + 1024

@@ -1,0 +1,30 @@
+# One ranking per comparison: the rgg command on the dataset's h5ad.
+
+
+rule rank:
+    input:
+        h5ad=dataset_path,
+    output:
+        table=f"{RESULTS}/{{dataset}}/{{grouping}}/{{test}}.parquet",
+        uns=f"{RESULTS}/{{dataset}}/{{grouping}}/{{test}}.uns.h5ad",
+    log:
+        f"{RESULTS}/logs/rank/{{dataset}}/{{grouping}}/{{test}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/rank/{{dataset}}/{{grouping}}/{{test}}.tsv"
+    params:
+        groupby=rank_groupby,
+        test=rank_test_params,
+        key=rank_uns_key,
+        rgg_version=rgg.__version__,
+    conda:
+        RGG_ENV
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wildcards, input: loaded_mem_mb(wildcards, input, factor=1.5),
+    message:
+        "rank {wildcards.dataset} by {wildcards.grouping} with test {wildcards.test}"
+    shell:
+        "rgg rank {input.h5ad:q} --groupby {params.groupby:q} --test-params {params.test:q}"
+        " --dataset {wildcards.dataset} --grouping {wildcards.grouping} --test {wildcards.test}"
+        " --key-added {params.key} --n-jobs {threads} --no-progress"
+        " --out {output.table:q} --uns-out {output.uns:q} > {log:q} 2>&1"
