@@ -56,10 +56,15 @@ def _add_demo(commands: argparse._SubParsersAction) -> None:
         "--method", default="wilcoxon", choices=METHODS, help="test (default: %(default)s)"
     )
     demo.add_argument(
-        "--corr-method", default="benjamini-hochberg", choices=CORR_METHODS, help="p-value correction"
+        "--corr-method",
+        default="benjamini-hochberg",
+        choices=CORR_METHODS,
+        help="p-value correction",
     )
     demo.add_argument(
-        "--reference", default="rest", help="'rest' or a group to compare against (default: %(default)s)"
+        "--reference",
+        default="rest",
+        help="'rest' or a group to compare against (default: %(default)s)",
     )
     demo.add_argument("--tie-correct", action="store_true", help="tie-corrected Wilcoxon variance")
     demo.add_argument(
@@ -99,16 +104,22 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     )
     rank.add_argument("--method", choices=METHODS, help="test (default: t-test)")
     rank.add_argument(
-        "--corr-method", choices=CORR_METHODS, help="p-value correction (default: benjamini-hochberg)"
+        "--corr-method",
+        choices=CORR_METHODS,
+        help="p-value correction (default: benjamini-hochberg)",
     )
     rank.add_argument("--reference", help="'rest' (default) or a group to compare against")
     rank.add_argument("--groups", nargs="+", help="groups to report (default: all)")
     rank.add_argument("--n-genes", type=int, help="genes per group in the table (default: all)")
-    rank.add_argument("--rankby-abs", action="store_true", default=None, help="rank by absolute score")
+    rank.add_argument(
+        "--rankby-abs", action="store_true", default=None, help="rank by absolute score"
+    )
     rank.add_argument(
         "--pts", action="store_true", default=None, help="also report fractions of expressing cells"
     )
-    rank.add_argument("--tie-correct", action="store_true", default=None, help="tie-corrected Wilcoxon")
+    rank.add_argument(
+        "--tie-correct", action="store_true", default=None, help="tie-corrected Wilcoxon"
+    )
     rank.add_argument("--mask-var", help="boolean var column: test only these genes")
     rank.add_argument("--layer", help="test this layer (implies --no-use-raw)")
     rank.add_argument(

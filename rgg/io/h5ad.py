@@ -111,7 +111,9 @@ def _as_str(value: object) -> str:
 def _replace_slashed(value: Any, h5_path: str, slashed: list[_SlashedColumn]) -> Any:
     """A copy of the ``uns`` tree whose DataFrame columns with ``/`` have placeholder names."""
     if isinstance(value, Mapping):
-        return {key: _replace_slashed(item, f"{h5_path}/{key}", slashed) for key, item in value.items()}
+        return {
+            key: _replace_slashed(item, f"{h5_path}/{key}", slashed) for key, item in value.items()
+        }
     if isinstance(value, pd.DataFrame):
         labels = [column for column in value.columns if isinstance(column, str) and "/" in column]
         if not labels:
