@@ -4,13 +4,21 @@
 
 from snakemake.utils import min_version, validate
 
+from rgg.comparisons import describe_schema_error
+
 min_version("8.0")
 
 
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+try:
+    validate(config, "workflow/schemas/config.schema.yaml")
+except WorkflowError as error:  # name the key and the fix, not the whole schema
+    cause = error.__context__  # snakemake raised it while handling jsonschema's error
+    if not hasattr(cause, "validator"):
+        raise
+    raise WorkflowError(f"Invalid config: {describe_schema_error(cause)}") from None
 
 
 report: "workflow/report/workflow.rst"

@@ -180,3 +180,31 @@ def _check_data(config: Mapping[str, Any], comparisons: list[Comparison]) -> Non
                     f"test: {comparison.test}}}], or fix the reference."
                 )
                 raise ConfigError(msg)
+
+
+def describe_schema_error(error: Any) -> str:
+    """One line for a ``jsonschema.ValidationError`` of the config: where, what, the fix."""
+    where = ".".join(str(part) for part in error.absolute_path) or "the config"
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        known = list(schema.get("properties", {}))
+        unknown = [key for key in error.instance if key not in known]
+        if unknown and known:
+            key = unknown[0]
+            return (
+                f"{where}: unknown key {key!r}.{did_you_mean(key, known)} "
+                f"Valid keys: {', '.join(known)}."
+            )
+    if error.validator == "enum":
+        return (
+            f"{where}: {error.instance!r} is not allowed.{did_you_mean(error.instance, error.validator_value)} "
+            f"Choose one of {', '.join(map(str, error.validator_value))}."
+        )
+    if error.validator == "required":
+        return f"{where}: {error.message}; see config/README.md."
+    if error.validator in {"pattern", "propertyNames"} or "does not match" in error.message:
+        return (
+            f"{where}: {error.message}. Names of datasets, groupings and tests become file "
+            "names: use letters, digits, '_', '.' and '-', starting with a letter or digit."
+        )
+    return f"{where}: {error.message}"

@@ -1,0 +1,129 @@
+"""The workflow's config model (rgg.comparisons): expansion, selectors and cross-checks."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from rgg import datasets
+from rgg.comparisons import (
+    Comparison,
+    ConfigError,
+    groupby_column,
+    rank_parameters,
+    resolve_comparisons,
+)
+
+PBMC = str(datasets.pbmc68k_reduced_path())
+SYNTHETIC = str(datasets.synthetic_path())
+
+
+def _config(**changes: Any) -> dict[str, Any]:
+    """A config as the schema leaves it (defaults filled in)."""
+    test_defaults = {
+        "method": "t-test", "corr_method": "benjamini-hochberg", "tie_correct": False,
+        "reference": "rest", "groups": None, "n_genes": None, "rankby_abs": False,
+        "pts": False, "mask_var": None, "logreg": {},
+    }  # fmt: skip
+    config = {
+        "results": "results",
+        "datasets": {
+            "pbmc": {"path": PBMC, "layer": None, "use_raw": None},
+            "synth": {"path": SYNTHETIC, "layer": "counts", "use_raw": None},
+        },
+        "groupings": {
+            "bulk_labels": {"column": None, "datasets": ["pbmc"]},
+            "types": {"column": "cell_type", "datasets": ["synth"]},
+        },
+        "tests": {
+            "wilcoxon": {**test_defaults, "method": "wilcoxon", "pts": True},
+            "vs-b": {**test_defaults, "method": "wilcoxon", "reference": "B cell"},
+        },
+        "comparisons": {"include": None, "exclude": []},
+    }
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = config
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return config
+
+
+def test_datasets_x_groupings_x_tests_limited_by_grouping_datasets() -> None:
+    config = _config(comparisons={"exclude": [{"grouping": "bulk_labels", "test": "vs-b"}]})
+    assert resolve_comparisons(config) == [
+        Comparison("pbmc", "bulk_labels", "wilcoxon"),
+        Comparison("synth", "types", "vs-b"),
+        Comparison("synth", "types", "wilcoxon"),
+    ]
+
+
+def test_include_selects_and_exclude_removes() -> None:
+    config = _config(
+        comparisons={
+            "include": [{"dataset": "synth"}, {"test": ["wilcoxon"], "grouping": "bulk_labels"}],
+            "exclude": [{"dataset": "synth", "test": "vs-b"}],
+        }
+    )
+    assert resolve_comparisons(config) == [
+        Comparison("pbmc", "bulk_labels", "wilcoxon"),
+        Comparison("synth", "types", "wilcoxon"),
+    ]
+
+
+def test_a_grouping_without_datasets_applies_to_every_dataset_that_has_the_column() -> None:
+    config = _config()
+    config["groupings"] = {"louvain": {"column": None, "datasets": None}}
+    config["datasets"]["synth"]["path"] = "does/not/exist/yet.h5ad"  # checked by the job
+    del config["tests"]["vs-b"]
+    assert [c.dataset for c in resolve_comparisons(config)] == ["pbmc", "synth"]
+
+
+def test_rank_parameters_carry_dataset_matrix_and_logreg_options() -> None:
+    config = _config()
+    config["tests"]["lr"] = {**config["tests"]["wilcoxon"], "method": "logreg", "pts": False}
+    config["tests"]["lr"]["logreg"] = {"max_iter": 500}
+    params = rank_parameters(config, Comparison("synth", "types", "lr"))
+    assert params == {
+        "method": "logreg", "corr_method": "benjamini-hochberg", "tie_correct": False,
+        "reference": "rest", "rankby_abs": False, "pts": False, "layer": "counts",
+        "logreg": {"max_iter": 500},
+    }  # fmt: skip
+    assert groupby_column(config, "types") == "cell_type"
+    assert groupby_column(config, "bulk_labels") == "bulk_labels"
+    assert Comparison("synth", "types", "lr").uns_key == "rank_genes_groups_types_lr"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"groupings__types__datasets": ["synt"]}, "names 'synt', which is not in 'datasets'"),
+        ({"comparisons": {"exclude": [{"test": "wilcoxn"}]}}, "Did you mean 'wilcoxon'"),
+        ({"comparisons": {"include": [{"dataset": "nope"}]}}, "comparisons.include[0].dataset"),
+        ({"comparisons": {"exclude": [{"dataset": ["pbmc", "synth"]}]}}, "selects no comparison"),
+        (
+            {
+                "groupings__types__column": "celltype",
+                "comparisons": {"exclude": [{"grouping": "bulk_labels", "test": "vs-b"}]},
+            },
+            "Did you mean 'cell_type'",
+        ),
+        ({"tests__wilcoxon__logreg": {"C": 1.0}}, "has 'logreg' options but method 'wilcoxon'"),
+    ],
+)
+def test_config_mistakes_are_named_with_the_fix(changes: dict[str, Any], message: str) -> None:
+    config = _config(**copy.deepcopy(changes))
+    with pytest.raises(ConfigError) as info:
+        resolve_comparisons(config)
+    assert message in str(info.value)
+
+
+def test_a_reference_missing_from_a_grouping_suggests_an_exclude() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_comparisons(_config())  # vs-b ('B cell') also meets bulk_labels
+    message = str(info.value)
+    assert "reference 'B cell', which is not a group of obs['bulk_labels']" in message
+    assert "comparisons.exclude: [{grouping: bulk_labels, test: vs-b}]" in message

@@ -1,0 +1,272 @@
+"""The Snakemake workflow, run for real with the ``snakemake`` command on small data.
+
+One module-scoped run ranks the bundled PBMC data and the synthetic data (labels with '/',
+'+' and spaces, pts on) with several tests; the tests then check every output against
+``rgg.rank_genes_groups`` in this process, and check reruns, dry runs, lint and report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+import yaml
+from polars.testing import assert_frame_equal
+
+import rgg
+from rgg.io import read_comparisons, read_results, results_table
+from rgg.io.parquet import COLUMNS
+
+pytestmark = pytest.mark.workflow
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+CONFIG: dict[str, Any] = {
+    "datasets": {
+        "pbmc": {"path": str(rgg.datasets.pbmc68k_reduced_path())},
+        "synth": {"path": str(rgg.datasets.synthetic_path())},
+    },
+    "groupings": {
+        "bulk_labels": {"datasets": ["pbmc"]},
+        "types": {"column": "cell_type", "datasets": ["synth"]},
+    },
+    "tests": {
+        "wilcoxon": {"method": "wilcoxon", "tie_correct": True, "pts": True},
+        "t-test": {"method": "t-test_overestim_var", "pts": True, "n_genes": 40},
+        "vs-b": {"method": "wilcoxon", "reference": "B cell", "corr_method": "bonferroni"},
+        "logreg": {"method": "logreg", "logreg": {"max_iter": 300}},
+    },
+    "comparisons": {
+        "exclude": [
+            {"grouping": "bulk_labels", "test": ["vs-b", "logreg"]},
+        ]
+    },
+    "threads": 2,
+}
+#: (dataset, grouping column, test) of every comparison CONFIG selects.
+EXPECTED = [
+    ("pbmc", "bulk_labels", "bulk_labels", "t-test"),
+    ("pbmc", "bulk_labels", "bulk_labels", "wilcoxon"),
+    ("synth", "types", "cell_type", "logreg"),
+    ("synth", "types", "cell_type", "t-test"),
+    ("synth", "types", "cell_type", "vs-b"),
+    ("synth", "types", "cell_type", "wilcoxon"),
+]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the workflow's Snakefile in ``workdir`` with its config.yaml."""
+    command = [
+        SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"), *args,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def write_config(workdir: Path, config: dict[str, Any]) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_config(workdir, CONFIG)
+    snakemake(workdir, "--cores", "2", "--quiet")
+    return workdir
+
+
+def in_process(dataset: str, column: str, test: str) -> ad.AnnData:
+    """The same comparison with the Python API, as the workflow's rank job runs it."""
+    adata = ad.read_h5ad(CONFIG["datasets"][dataset]["path"])
+    params = {k: v for k, v in CONFIG["tests"][test].items() if k != "logreg"}
+    params |= CONFIG["tests"][test].get("logreg", {})
+    rgg.rank_genes_groups(adata, column, **params)
+    return adata
+
+
+def test_every_output_is_written(finished_run: Path) -> None:
+    results = finished_run / "results"
+    for dataset, grouping, _, test in EXPECTED:
+        for path in (
+            results / dataset / grouping / f"{test}.parquet",
+            results / dataset / grouping / f"{test}.uns.h5ad",
+            results / "logs" / "rank" / dataset / grouping / f"{test}.log",
+            results / "benchmarks" / "rank" / dataset / grouping / f"{test}.tsv",
+        ):
+            assert path.is_file(), path
+    assert (results / "markers.parquet").is_file()
+    for dataset in ("pbmc", "synth"):
+        assert (results / dataset / "annotated.h5ad").is_file()
+    benchmark = pd.read_csv(
+        results / "benchmarks" / "rank" / "pbmc" / "bulk_labels" / "wilcoxon.tsv", sep="\t"
+    )
+    assert {"s", "max_rss"} <= set(benchmark.columns)
+    assert not list(results.rglob(".*.tmp"))  # no temporary file left behind
+
+
+@pytest.mark.parametrize(("dataset", "grouping", "column", "test"), EXPECTED)
+def test_tables_match_the_api(
+    finished_run: Path, dataset: str, grouping: str, column: str, test: str
+) -> None:
+    table, params = read_results(finished_run / "results" / dataset / grouping / f"{test}.parquet")
+    assert table.schema == pl.Schema(COLUMNS)
+    expected = results_table(
+        in_process(dataset, column, test).uns["rank_genes_groups"],
+        dataset=dataset,
+        grouping=grouping,
+        test=test,
+    )
+    assert_frame_equal(table, expected)
+    assert params["groupby"] == column
+    assert params["method"] == CONFIG["tests"][test]["method"]
+    [record] = read_comparisons(finished_run / "results" / dataset / grouping / f"{test}.parquet")
+    assert (record["dataset"], record["grouping"], record["test"]) == (dataset, grouping, test)
+    assert record["rgg_version"] == rgg.__version__
+
+
+def test_combined_table_holds_every_comparison(finished_run: Path) -> None:
+    combined, _ = read_results(finished_run / "results" / "markers.parquet")
+    parts = [
+        read_results(finished_run / "results" / d / g / f"{t}.parquet")[0]
+        for d, g, _, t in EXPECTED
+    ]
+    assert_frame_equal(combined, pl.concat(parts))
+    records = read_comparisons(finished_run / "results" / "markers.parquet")
+    assert [(r["dataset"], r["grouping"], r["test"]) for r in records] == [
+        (d, g, t) for d, g, _, t in EXPECTED
+    ]
+
+
+@pytest.mark.parametrize("dataset", ["pbmc", "synth"])
+def test_annotated_h5ad_works_with_scanpy_after_read_h5ad(finished_run: Path, dataset: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import scanpy as sc
+
+    annotated = ad.read_h5ad(finished_run / "results" / dataset / "annotated.h5ad")
+    original = ad.read_h5ad(CONFIG["datasets"][dataset]["path"])
+    np.testing.assert_array_equal(annotated.obs_names, original.obs_names)
+    comparisons = [(g, c, t) for d, g, c, t in EXPECTED if d == dataset]
+    for grouping, column, test in comparisons:
+        key = f"rank_genes_groups_{grouping}_{test}"
+        expected = in_process(dataset, column, test)
+        got = sc.get.rank_genes_groups_df(annotated, None, key=key)
+        want = sc.get.rank_genes_groups_df(expected, None)
+        pd.testing.assert_frame_equal(got, want)
+        if "pts" in expected.uns["rank_genes_groups"]:
+            assert "pct_nz_group" in got.columns
+    if dataset == "synth":  # labels with '/', pts on: what anndata 0.13 cannot write itself
+        assert any(
+            "/" in label for label in annotated.uns["rank_genes_groups_types_wilcoxon"]["pts"]
+        )
+    sc.pl.rank_genes_groups_dotplot(
+        annotated, key=f"rank_genes_groups_{comparisons[0][0]}_wilcoxon", n_genes=2, show=False
+    )
+    plt.close("all")
+
+
+def test_rerun_does_nothing_until_a_parameter_changes(finished_run: Path, tmp_path: Path) -> None:
+    nothing = snakemake(finished_run, "--dry-run")
+    assert "Nothing to be done" in nothing.stdout
+
+    workdir = tmp_path / "changed"
+    shutil.copytree(finished_run, workdir, symlinks=True)
+    changed = json.loads(json.dumps(CONFIG))
+    changed["tests"]["t-test"]["n_genes"] = 25
+    write_config(workdir, changed)
+    planned = snakemake(workdir, "--dry-run", "--printshellcmds").stdout
+    reranked = re.findall(r"rgg rank .* --out (\S+) --uns-out", planned)
+    assert sorted(reranked) == [
+        "results/pbmc/bulk_labels/t-test.parquet",
+        "results/synth/types/t-test.parquet",
+    ]
+    snakemake(workdir, "--cores", "2", "--quiet")
+    table, params = read_results(workdir / "results" / "synth" / "types" / "t-test.parquet")
+    assert params["n_genes"] == 25
+    assert table.group_by("group").len()["len"].unique().to_list() == [25]
+    untouched = "results/synth/types/wilcoxon.parquet"
+    assert (workdir / untouched).stat().st_mtime == (finished_run / untouched).stat().st_mtime
+
+
+def test_snakemake_report(finished_run: Path) -> None:
+    (finished_run / "reports").mkdir(exist_ok=True)
+    snakemake(finished_run, "--report", "reports/snakemake.html")
+    html = (finished_run / "reports" / "snakemake.html").read_text()
+    assert "markers.parquet" in html
+
+
+def test_default_config_dry_run_from_the_repository() -> None:
+    result = subprocess.run(
+        [SNAKEMAKE, "--dry-run", "--forceall", "--nolock", "--quiet", "rules"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "rank" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "example", sorted((REPO / "config" / "examples").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_example_config_dry_runs(example: Path) -> None:
+    result = subprocess.run(
+        [SNAKEMAKE, "--dry-run", "--forceall", "--nolock", "--configfile", str(example)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "rank" in result.stdout
+
+
+def test_slurm_profile_dry_run(tmp_path: Path) -> None:
+    write_config(tmp_path, CONFIG)
+    result = snakemake(tmp_path, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"))
+    assert "rank" in result.stdout
+    assert "Job stats" in result.stdout
+
+
+def test_lint_is_clean() -> None:
+    result = subprocess.run(
+        [SNAKEMAKE, "--lint"], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    output = result.stdout + result.stderr
+    assert "Lints for" not in output, output
+    assert "Congratulations, your workflow is in a good condition!" in output
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"tests": {"wilcoxon": {"method": "wilcoxom"}}}, "Did you mean 'wilcoxon'"),
+        ({"tests": {"wilcoxon": {"tie_corect": True}}}, "Did you mean 'tie_correct'"),
+        ({"datasets": {"bad/name": {"path": "x.h5ad"}}}, "'bad/name' does not match"),
+        (
+            {"groupings": {"types": {"column": "celltype", "datasets": ["synth"]}}},
+            "Did you mean 'cell_type'",
+        ),
+    ],
+)
+def test_bad_configs_fail_before_anything_runs(tmp_path: Path, change: dict, message: str) -> None:
+    config = json.loads(json.dumps(CONFIG))
+    for section, entries in change.items():
+        config[section].update(entries)
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--dry-run", check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
