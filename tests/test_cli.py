@@ -77,3 +77,12 @@ def test_console_script_help() -> None:
         "--n-jobs",
     ):
         assert option in result.stdout
+
+
+def test_rank_progress_bar_on_request(tmp_path, capsys) -> None:
+    out = tmp_path / "t.parquet"
+    argv = ["rank", str(datasets.synthetic_path()), "--groupby", "cell_type", "--out", str(out)]
+    assert cli.main([*argv, "--progress"]) == 0
+    assert "300/300" in capsys.readouterr().err  # tqdm's count of tested genes
+    assert cli.main([*argv, "--no-progress"]) == 0
+    assert "300/300" not in capsys.readouterr().err
