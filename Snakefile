@@ -9,7 +9,11 @@ from rgg.comparisons import describe_schema_error
 min_version("8.0")
 
 
-configfile: "config/config.yaml"
+# The default config, unless config files are given with --configfile: those replace it
+# (Snakemake would otherwise merge them into it, adding the default datasets and tests).
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
 
 
 try:

@@ -270,3 +270,14 @@ def test_bad_configs_fail_before_anything_runs(tmp_path: Path, change: dict, mes
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_configfile_replaces_the_default_config(tmp_path: Path) -> None:
+    write_config(tmp_path, CONFIG)
+    result = subprocess.run(
+        [SNAKEMAKE, "--dry-run", "--forceall", "--nolock", "--configfile", str(tmp_path / "config.yaml")],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "results/synth/types/vs-b.parquet" in result.stdout
+    assert "results/pbmc68k/" not in result.stdout  # the default dataset was not merged in
