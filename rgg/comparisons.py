@@ -23,6 +23,8 @@ TEST_PARAMETER_KEYS = (
     "pts", "mask_var",
 )  # fmt: skip
 _SELECTOR_KEYS = {"dataset": "datasets", "grouping": "groupings", "test": "tests"}
+#: Names the workflow uses itself inside the results folder.
+RESERVED_NAMES = frozenset({"markers.parquet", "logs", "benchmarks"})
 
 
 class ConfigError(ValueError):
@@ -58,7 +60,7 @@ def resolve_comparisons(config: Mapping[str, Any]) -> list[Comparison]:
     candidates = [
         Comparison(dataset, grouping, test)
         for grouping, entry in config["groupings"].items()
-        for dataset in (entry.get("datasets") or config["datasets"])
+        for dataset in ((entry or {}).get("datasets") or config["datasets"])
         for test in config["tests"]
     ]
     selection = config.get("comparisons") or {}
@@ -76,6 +78,7 @@ def resolve_comparisons(config: Mapping[str, Any]) -> list[Comparison]:
             "'datasets' lists of the groupings."
         )
         raise ConfigError(msg)
+    _check_uns_keys(chosen)
     _check_data(config, chosen)
     return sorted(chosen)
 
@@ -100,7 +103,7 @@ def rank_parameters(config: Mapping[str, Any], comparison: Comparison) -> dict[s
 
 def groupby_column(config: Mapping[str, Any], grouping: str) -> str:
     """The obs column of a grouping (its ``column``, or its name)."""
-    return config["groupings"][grouping].get("column") or grouping
+    return (config["groupings"][grouping] or {}).get("column") or grouping
 
 
 def _matches(comparison: Comparison, selector: Mapping[str, Any]) -> bool:
@@ -116,8 +119,12 @@ def _as_list(names: str | Iterable[str]) -> list[str]:
 
 def _check_names(config: Mapping[str, Any]) -> None:
     datasets = config["datasets"]
+    for dataset in datasets:
+        if dataset in RESERVED_NAMES:
+            msg = f"dataset name {dataset!r} is used by the workflow's own outputs; choose another."
+            raise ConfigError(msg)
     for grouping, entry in config["groupings"].items():
-        for dataset in entry.get("datasets") or ():
+        for dataset in (entry or {}).get("datasets") or ():
             if dataset not in datasets:
                 msg = (
                     f"groupings.{grouping}.datasets names {dataset!r}, which is not in 'datasets'."
@@ -144,42 +151,97 @@ def _check_names(config: Mapping[str, Any]) -> None:
             raise ConfigError(msg)
 
 
-def _check_data(config: Mapping[str, Any], comparisons: list[Comparison]) -> None:
-    """Check obs columns and reference groups in the dataset files that already exist.
+def _check_uns_keys(comparisons: list[Comparison]) -> None:
+    seen: dict[tuple[str, str], Comparison] = {}
+    for comparison in comparisons:
+        earlier = seen.setdefault((comparison.dataset, comparison.uns_key), comparison)
+        if earlier is not comparison:
+            msg = (
+                f"grouping {earlier.grouping!r} with test {earlier.test!r} and grouping "
+                f"{comparison.grouping!r} with test {comparison.test!r} would share the uns key "
+                f"{comparison.uns_key!r} in dataset {comparison.dataset!r}; rename one of them."
+            )
+            raise ConfigError(msg)
 
-    Files that do not exist yet (made by another workflow, or a dry run of an example) are
-    left to the ranking job, whose message is as clear.
+
+def _check_data(config: Mapping[str, Any], comparisons: list[Comparison]) -> None:
+    """Check the config against the headers of the dataset files that already exist.
+
+    obs columns, reference and ``groups`` labels, layers, ``use_raw`` and ``mask_var``
+    columns. Files that do not exist yet (made by another workflow, or a dry run of an
+    example) are left to the ranking job, whose messages are as clear.
     """
-    from .io.h5ad import obs_categories, obs_columns
+    from .io.h5ad import h5ad_header
 
     for dataset in sorted({c.dataset for c in comparisons}):
-        path = Path(config["datasets"][dataset]["path"])
+        entry = config["datasets"][dataset]
+        path = Path(entry["path"])
         if not path.is_file():
             continue
-        columns = obs_columns(path)
+        where = f"dataset {dataset!r} ({os.fspath(path)})"
+        header = h5ad_header(path)
+        _check_matrix(entry, header, where)
         for comparison in (c for c in comparisons if c.dataset == dataset):
-            column = groupby_column(config, comparison.grouping)
-            if column not in columns:
-                msg = (
-                    f"grouping {comparison.grouping!r}: obs column {column!r} is not in dataset "
-                    f"{dataset!r} ({os.fspath(path)}).{did_you_mean(column, columns)} Columns: "
-                    f"{', '.join(columns)}. Fix 'column', or limit the grouping with its "
-                    "'datasets' list."
-                )
-                raise ConfigError(msg)
-            reference = config["tests"][comparison.test].get("reference", "rest")
-            if reference == "rest":
-                continue
-            labels = obs_categories(path, column)
-            if labels is not None and reference not in labels:
-                msg = (
-                    f"test {comparison.test!r} compares against reference {reference!r}, which "
-                    f"is not a group of obs[{column!r}] in dataset {dataset!r}."
-                    f"{did_you_mean(reference, labels)} Groups: {', '.join(labels)}. Exclude the "
-                    f"combination with comparisons.exclude: [{{grouping: {comparison.grouping}, "
-                    f"test: {comparison.test}}}], or fix the reference."
-                )
-                raise ConfigError(msg)
+            _check_comparison(config, comparison, header, path, where)
+
+
+def _check_matrix(entry: Mapping[str, Any], header: Any, where: str) -> None:
+    layer = entry.get("layer")
+    if layer is not None and layer not in header.layers:
+        msg = (
+            f"{where} has no layer {layer!r}.{did_you_mean(layer, header.layers)} "
+            f"Layers: {', '.join(header.layers) or 'none'}."
+        )
+        raise ConfigError(msg)
+    if entry.get("use_raw") and layer is not None:
+        msg = f"{where}: set either 'layer' or 'use_raw: true', not both."
+        raise ConfigError(msg)
+    if entry.get("use_raw") and not header.has_raw:
+        msg = f"{where} has no adata.raw; remove 'use_raw: true' to test X."
+        raise ConfigError(msg)
+
+
+def _check_comparison(
+    config: Mapping[str, Any], comparison: Comparison, header: Any, path: Path, where: str
+) -> None:
+    from .io.h5ad import obs_categories
+
+    column = groupby_column(config, comparison.grouping)
+    if column not in header.obs_columns:
+        msg = (
+            f"grouping {comparison.grouping!r}: obs column {column!r} is not in {where}."
+            f"{did_you_mean(column, header.obs_columns)} Columns: "
+            f"{', '.join(header.obs_columns)}. Fix 'column', or limit the grouping with its "
+            "'datasets' list."
+        )
+        raise ConfigError(msg)
+    test = config["tests"][comparison.test]
+    mask_var = test.get("mask_var")
+    if mask_var is not None and mask_var not in header.var_columns:
+        msg = (
+            f"test {comparison.test!r}: mask_var {mask_var!r} is not a var column of {where}."
+            f"{did_you_mean(mask_var, header.var_columns)} Columns: "
+            f"{', '.join(header.var_columns) or 'none'}."
+        )
+        raise ConfigError(msg)
+    reference = test.get("reference", "rest")
+    wanted = [] if reference == "rest" else [("reference", reference)]
+    wanted += [("groups", label) for label in test.get("groups") or ()]
+    if not wanted:
+        return
+    labels = obs_categories(path, column)
+    if labels is None:
+        return  # a numeric column: the job explains how to make it categorical
+    for key, label in wanted:
+        if str(label) not in labels:
+            msg = (
+                f"test {comparison.test!r} names {key} {label!r}, which is not a group of "
+                f"obs[{column!r}] in {where}.{did_you_mean(label, labels)} Groups: "
+                f"{', '.join(labels)}. Exclude the combination with comparisons.exclude: "
+                f"[{{grouping: {comparison.grouping}, test: {comparison.test}}}], or fix the "
+                f"{key}."
+            )
+            raise ConfigError(msg)
 
 
 def describe_schema_error(error: Any) -> str:

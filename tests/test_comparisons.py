@@ -41,7 +41,10 @@ def _config(**changes: Any) -> dict[str, Any]:
             "wilcoxon": {**test_defaults, "method": "wilcoxon", "pts": True},
             "vs-b": {**test_defaults, "method": "wilcoxon", "reference": "B cell"},
         },
-        "comparisons": {"include": None, "exclude": []},
+        "comparisons": {
+            "include": None,
+            "exclude": [{"grouping": "bulk_labels", "test": "vs-b"}],  # no 'B cell' in PBMC
+        },
     }
     for path, value in changes.items():
         *parents, leaf = path.split("__")
@@ -53,7 +56,7 @@ def _config(**changes: Any) -> dict[str, Any]:
 
 
 def test_datasets_x_groupings_x_tests_limited_by_grouping_datasets() -> None:
-    config = _config(comparisons={"exclude": [{"grouping": "bulk_labels", "test": "vs-b"}]})
+    config = _config()
     assert resolve_comparisons(config) == [
         Comparison("pbmc", "bulk_labels", "wilcoxon"),
         Comparison("synth", "types", "vs-b"),
@@ -77,6 +80,7 @@ def test_include_selects_and_exclude_removes() -> None:
 def test_a_grouping_without_datasets_applies_to_every_dataset_that_has_the_column() -> None:
     config = _config()
     config["groupings"] = {"louvain": {"column": None, "datasets": None}}
+    config["comparisons"] = {}
     config["datasets"]["synth"]["path"] = "does/not/exist/yet.h5ad"  # checked by the job
     del config["tests"]["vs-b"]
     assert [c.dataset for c in resolve_comparisons(config)] == ["pbmc", "synth"]
@@ -104,14 +108,17 @@ def test_rank_parameters_carry_dataset_matrix_and_logreg_options() -> None:
         ({"comparisons": {"exclude": [{"test": "wilcoxn"}]}}, "Did you mean 'wilcoxon'"),
         ({"comparisons": {"include": [{"dataset": "nope"}]}}, "comparisons.include[0].dataset"),
         ({"comparisons": {"exclude": [{"dataset": ["pbmc", "synth"]}]}}, "selects no comparison"),
-        (
-            {
-                "groupings__types__column": "celltype",
-                "comparisons": {"exclude": [{"grouping": "bulk_labels", "test": "vs-b"}]},
-            },
-            "Did you mean 'cell_type'",
-        ),
+        ({"groupings__types__column": "celltype"}, "Did you mean 'cell_type'"),
         ({"tests__wilcoxon__logreg": {"C": 1.0}}, "has 'logreg' options but method 'wilcoxon'"),
+        ({"datasets__synth__layer": "count"}, "has no layer 'count'. Did you mean 'counts'?"),
+        ({"datasets__synth__use_raw": True}, "set either 'layer' or 'use_raw: true'"),
+        (
+            {"datasets__synth__layer": None, "datasets__synth__use_raw": True},
+            "has no adata.raw",
+        ),
+        ({"tests__wilcoxon__mask_var": "highly_variabel"}, "Did you mean 'highly_variable'"),
+        ({"tests__vs-b__groups": ["NK", "Mono/Macr"]}, "names groups 'Mono/Macr'"),
+        ({"datasets": {"markers.parquet": {"path": PBMC}}}, "used by the workflow's own outputs"),
     ],
 )
 def test_config_mistakes_are_named_with_the_fix(changes: dict[str, Any], message: str) -> None:
@@ -121,9 +128,32 @@ def test_config_mistakes_are_named_with_the_fix(changes: dict[str, Any], message
     assert message in str(info.value)
 
 
+def test_colliding_uns_keys_are_refused() -> None:
+    config = _config()
+    config["groupings"] = {"cell": {"column": "cell_type"}, "cell_type": None}
+    config["tests"] = {"c": config["tests"]["wilcoxon"], "type_c": config["tests"]["wilcoxon"]}
+    config["datasets"] = {"synth": config["datasets"]["synth"]}
+    config["comparisons"] = {}
+    with pytest.raises(
+        ConfigError, match="would share the uns key 'rank_genes_groups_cell_type_c'"
+    ):
+        resolve_comparisons(config)
+
+
+def test_a_null_grouping_uses_the_column_of_its_name() -> None:
+    config = _config(comparisons={"include": [{"grouping": "cell_type"}]})
+    config["groupings"] = {"cell_type": None}  # `cell_type:` with nothing after it
+    config["datasets"] = {"synth": config["datasets"]["synth"]}
+    assert groupby_column(config, "cell_type") == "cell_type"
+    assert resolve_comparisons(config) == [
+        Comparison("synth", "cell_type", "vs-b"),
+        Comparison("synth", "cell_type", "wilcoxon"),
+    ]
+
+
 def test_a_reference_missing_from_a_grouping_suggests_an_exclude() -> None:
     with pytest.raises(ConfigError) as info:
-        resolve_comparisons(_config())  # vs-b ('B cell') also meets bulk_labels
+        resolve_comparisons(_config(comparisons={}))  # vs-b ('B cell') also meets bulk_labels
     message = str(info.value)
-    assert "reference 'B cell', which is not a group of obs['bulk_labels']" in message
+    assert "names reference 'B cell', which is not a group of obs['bulk_labels']" in message
     assert "comparisons.exclude: [{grouping: bulk_labels, test: vs-b}]" in message

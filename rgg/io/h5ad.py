@@ -77,9 +77,33 @@ def matrix_nbytes(path: str | os.PathLike[str]) -> int:
 
 def obs_columns(path: str | os.PathLike[str]) -> list[str]:
     """Names of the ``obs`` columns of an h5ad file, read from its header."""
+    return h5ad_header(path).obs_columns
+
+
+@dataclass(frozen=True)
+class H5adHeader:
+    """What an h5ad file holds, read without loading any matrix."""
+
+    obs_columns: list[str]
+    var_columns: list[str]
+    layers: list[str]
+    has_raw: bool
+
+
+def h5ad_header(path: str | os.PathLike[str]) -> H5adHeader:
+    """Column names, layer names and whether ``raw`` exists, from the file's header."""
     with h5py.File(path, "r") as handle:
-        order = handle["obs"].attrs.get("column-order", [])
-        return [_as_str(name) for name in np.atleast_1d(order)]
+        return H5adHeader(
+            obs_columns=_column_order(handle["obs"]),
+            var_columns=_column_order(handle["var"]),
+            layers=sorted(handle["layers"]) if "layers" in handle else [],
+            has_raw="raw" in handle and "X" in handle["raw"],
+        )
+
+
+def _column_order(frame: h5py.Group) -> list[str]:
+    order = frame.attrs.get("column-order", [])
+    return [_as_str(name) for name in np.atleast_1d(order)]
 
 
 def obs_categories(path: str | os.PathLike[str], column: str) -> list[str] | None:
