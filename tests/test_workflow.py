@@ -281,3 +281,12 @@ def test_a_configfile_replaces_the_default_config(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "results/synth/types/vs-b.parquet" in result.stdout
     assert "results/pbmc68k/" not in result.stdout  # the default dataset was not merged in
+
+
+def test_a_grouping_may_be_written_without_options(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(
+        f"datasets:\n  synth: {{path: {rgg.datasets.synthetic_path()}}}\n"
+        "groupings:\n  cell_type:\ntests:\n  w: {method: wilcoxon}\n"
+    )
+    result = snakemake(tmp_path, "--dry-run", "--printshellcmds")
+    assert "--groupby cell_type" in result.stdout
