@@ -290,3 +290,23 @@ def test_a_grouping_may_be_written_without_options(tmp_path: Path) -> None:
     )
     result = snakemake(tmp_path, "--dry-run", "--printshellcmds")
     assert "--groupby cell_type" in result.stdout
+
+
+def test_a_new_rgg_version_reruns_the_rankings(finished_run: Path, tmp_path: Path) -> None:
+    """Snakemake's record of the earlier run says it was made by another rgg version."""
+    import base64
+
+    workdir = tmp_path / "upgraded"
+    shutil.copytree(finished_run, workdir, symlinks=True)
+    target = "results/synth/types/wilcoxon.parquet"
+    for record_path in (workdir / ".snakemake" / "metadata").iterdir():
+        if base64.b64decode(record_path.name.replace("@", "/")).decode() != target:
+            continue
+        record = json.loads(record_path.read_text())
+        assert repr(rgg.__version__) in record["params"]
+        record["params"] = [
+            "'0.0.0-older'" if p == repr(rgg.__version__) else p for p in record["params"]
+        ]
+        record_path.write_text(json.dumps(record))
+    planned = snakemake(workdir, "--dry-run", "--printshellcmds").stdout
+    assert re.findall(r"rgg rank .* --out (\S+) --uns-out", planned) == [target]
