@@ -31,10 +31,12 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/rank.smk"
 include: "workflow/rules/collect.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         combined_table=combined_table_path(),
         annotated=annotated_paths(),
+        report=config["report"]["file"],
     default_target: True

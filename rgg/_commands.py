@@ -57,14 +57,54 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return {**params, **logreg}
 
 
+def _json_option(text: str | None, option: str) -> dict[str, Any]:
+    import json
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        msg = f"{option}: not valid JSON ({error})."
+        raise ValueError(msg) from error
+    if not isinstance(value, dict):
+        msg = f"{option}: a JSON object is expected, got {type(value).__name__}."
+        raise ValueError(msg)
+    return value
+
+
+def _data_facts(adata: Any, uns: dict[str, Any]) -> dict[str, Any]:
+    """What the provenance record says about the tested data."""
+    params = uns["params"]
+    if params.get("layer") is not None:
+        tested, matrix = f"layers[{params['layer']!r}]", adata.layers[params["layer"]]
+    elif params.get("use_raw"):
+        tested, matrix = "raw.X", adata.raw.X
+    else:
+        tested, matrix = "X", adata.X
+    sizes = adata.obs[params["groupby"]].value_counts(sort=False)
+    return {
+        "n_obs": int(adata.n_obs),
+        "n_vars": int(adata.n_vars),
+        "tested_matrix": tested,
+        "matrix_type": f"{type(matrix).__name__} {matrix.dtype}",
+        "tested_genes": int(matrix.shape[1]),
+        "groupby": params["groupby"],
+        "group_sizes": {str(label): int(size) for label, size in sizes.items()},
+    }
+
+
 def rank(args: argparse.Namespace) -> int:
     """``rgg rank``: rank one h5ad file, write the long table (and the uns entry)."""
     import anndata as ad
 
     from . import rank_genes_groups
     from .io import results_table, write_results, write_uns_h5ad
+    from .io.provenance import now, provenance_record, to_json
 
+    started = now()
     params = test_parameters(args)
+    config = _json_option(args.record_config, "--record-config")
     settings.progress = sys.stderr.isatty() if args.progress is None else args.progress
     start = time.perf_counter()
     _say(f"rgg {__version__}: reading {args.input}")
@@ -81,14 +121,26 @@ def rank(args: argparse.Namespace) -> int:
         "test": args.test or uns["params"]["method"],
     }
     table = results_table(uns, **comparison)
+    record = provenance_record(
+        command=["rgg", *args.argv],
+        inputs=[args.input],
+        started=started,
+        params={"groupby": args.groupby, **params},
+        config={**comparison, **config},
+        data=_data_facts(adata, uns),
+    )
     if args.uns_out:
-        write_uns_h5ad({args.key_added: uns}, args.uns_out)
+        write_uns_h5ad(
+            {args.key_added: uns, "rgg_provenance": {args.key_added: to_json(record)}},
+            args.uns_out,
+        )
     write_results(
         table,
         args.out,
         params={"groupby": args.groupby, **params},
         rgg_version=__version__,
         comparison=comparison,
+        provenance=record,
     )
     _say(
         f"{len(table)} rows ({len(uns['names'].dtype.names)} groups) written to {args.out} "
@@ -100,8 +152,18 @@ def rank(args: argparse.Namespace) -> int:
 def collect(args: argparse.Namespace) -> int:
     """``rgg collect``: concatenate result tables into one file."""
     from .io import write_combined_results
+    from .io.provenance import now, provenance_record
 
-    n_rows = write_combined_results(args.tables, args.out, rgg_version=__version__)
+    started = now()
+    config = _json_option(args.record_config, "--record-config")
+    n_rows = write_combined_results(
+        args.tables,
+        args.out,
+        rgg_version=__version__,
+        provenance=lambda: provenance_record(
+            command=["rgg", *args.argv], inputs=args.tables, started=started, config=config
+        ),
+    )
     _say(f"{n_rows} rows from {len(args.tables)} tables written to {args.out}")
     return 0
 
@@ -111,22 +173,60 @@ def annotate(args: argparse.Namespace) -> int:
     import anndata as ad
 
     from .io import read_uns_h5ad, write_h5ad
+    from .io.provenance import now, provenance_record, to_json
 
+    started = now()
     adata = ad.read_h5ad(args.input)
     genes = set(adata.var_names)
     if adata.raw is not None:
         genes |= set(adata.raw.var_names)
     added: dict[str, str] = {}
+    records: dict[str, str] = {}
     for path in args.results:
-        for key, result in read_uns_h5ad(path).items():
+        entries = read_uns_h5ad(path)
+        records.update(entries.pop("rgg_provenance", {}))
+        for key, result in entries.items():
             if key in added:
                 msg = f"{path} and {added[key]} both hold uns[{key!r}]; rank them with different --key-added."
                 raise ValueError(msg)
             _check_result_fits(result, adata, genes, key, path)
             adata.uns[key] = result
             added[key] = path
+    records["annotate"] = to_json(
+        provenance_record(
+            command=["rgg", *args.argv], inputs=[args.input, *args.results], started=started
+        )
+    )
+    adata.uns["rgg_provenance"] = records
     write_h5ad(adata, args.out)
     _say(f"{args.input} with {len(added)} results ({', '.join(added)}) written to {args.out}")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """``rgg report``: the HTML report of a workflow run."""
+    from .report import build_report
+
+    datasets = {}
+    for item in args.dataset:
+        name, separator, path = item.partition("=")
+        if not separator or not name or not path:
+            msg = f"--dataset {item!r}: write NAME=PATH, e.g. --dataset pbmc=data/pbmc.h5ad."
+            raise ValueError(msg)
+        datasets[name] = path
+    if args.top_n < 1:
+        msg = f"--top-n {args.top_n}: show at least one gene per group."
+        raise ValueError(msg)
+    build_report(
+        args.markers,
+        args.out,
+        datasets=datasets,
+        benchmarks=args.benchmarks,
+        top_n=args.top_n,
+        title=args.title,
+        command=["rgg", *args.argv],
+    )
+    _say(f"report written to {args.out}")
     return 0
 
 

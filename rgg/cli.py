@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_rank(commands)
     _add_collect(commands)
     _add_annotate(commands)
+    _add_report(commands)
     return parser
 
 
@@ -138,6 +139,11 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     rank.add_argument("--test", help="test name in the table (default: the method)")
     rank.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     rank.add_argument(
+        "--record-config",
+        metavar="JSON",
+        help="the workflow config of this comparison, recorded in the provenance (a JSON object)",
+    )
+    rank.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -155,6 +161,11 @@ def _add_collect(commands: argparse._SubParsersAction) -> None:
     )
     collect.add_argument("tables", nargs="+", metavar="TABLE", help="Parquet files from `rgg rank`")
     collect.add_argument("--out", required=True, help="the combined Parquet file to write")
+    collect.add_argument(
+        "--record-config",
+        metavar="JSON",
+        help="the resolved workflow config, recorded in the output's provenance (a JSON object)",
+    )
 
 
 def _add_annotate(commands: argparse._SubParsersAction) -> None:
@@ -173,16 +184,44 @@ def _add_annotate(commands: argparse._SubParsersAction) -> None:
     annotate.add_argument("--out", required=True, help="the annotated .h5ad file to write")
 
 
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser(
+        "report",
+        help="write the HTML report of a workflow run",
+        description="Write one self-contained HTML file (no network resources) from a combined "
+        "table of `rgg collect`: datasets, groupings, tests and comparisons; per comparison the "
+        "top genes per group in a sortable, searchable table, a dot plot, a heatmap and volcano "
+        "plots; agreement between the tests of each grouping; run time and memory of each job; "
+        "and the provenance of every result. Written atomically.",
+    )
+    report.add_argument("markers", help="the combined Parquet table from `rgg collect`")
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a dataset's h5ad file, for the dot plots and heatmaps (repeat for each dataset)",
+    )
+    report.add_argument("--benchmarks", help="folder of Snakemake's benchmark files (run facts)")
+    report.add_argument(
+        "--top-n", type=int, default=10, help="genes per group in tables and plots (default: %(default)s)"
+    )
+    report.add_argument("--title", default="rgg marker genes", help="the report's title")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``rgg`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     from . import _commands
 
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     run = {
         "demo": _commands.demo,
         "rank": _commands.rank,
         "collect": _commands.collect,
         "annotate": _commands.annotate,
+        "report": _commands.report,
     }[args.command]
     try:
         return run(args)

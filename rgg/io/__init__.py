@@ -6,6 +6,7 @@ from .atomic import atomic_path
 from .h5ad import read_uns_h5ad, write_h5ad, write_uns_h5ad
 from .parquet import (
     read_comparisons,
+    read_provenance,
     read_results,
     results_table,
     write_combined_results,
@@ -15,6 +16,7 @@ from .parquet import (
 __all__ = [
     "atomic_path",
     "read_comparisons",
+    "read_provenance",
     "read_results",
     "read_uns_h5ad",
     "results_table",

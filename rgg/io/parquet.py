@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,30 +76,43 @@ def write_results(
     params: Mapping[str, Any],
     rgg_version: str,
     comparison: Mapping[str, str] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``table`` atomically with ``params`` (JSON) and versions in the file metadata.
 
-    ``comparison`` (dataset, grouping and test names) is recorded with the parameters in
-    ``rgg:comparisons``, the list that :func:`write_combined_results` extends.
+    ``comparison`` (dataset, grouping and test names) is recorded with the parameters and the
+    ``provenance`` record in ``rgg:comparisons``, the list that
+    :func:`write_combined_results` extends; the provenance also goes to ``rgg:provenance``.
     """
-    record = {**(comparison or {}), "params": dict(params), "rgg_version": rgg_version}
+    record = {
+        **(comparison or {}),
+        "params": dict(params),
+        "rgg_version": rgg_version,
+        "provenance": dict(provenance or {}),
+    }
     metadata = {
         "rgg:schema_version": SCHEMA_VERSION,
         "rgg:version": rgg_version,
         "rgg:params": _json(params),
         "rgg:comparisons": _json([record]),
+        "rgg:provenance": _json(provenance or {}),
     }
     with atomic_path(path) as temporary:
         table.write_parquet(temporary, metadata=metadata)
 
 
 def write_combined_results(
-    paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], *, rgg_version: str
+    paths: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    rgg_version: str,
+    provenance: Callable[[], Mapping[str, Any]] | None = None,
 ) -> int:
     """Concatenate result tables (in the order given) into ``out``, atomically.
 
     Every input is checked like :func:`read_results`; their ``rgg:comparisons`` records are
-    joined in the output's metadata. Returns the number of rows written.
+    joined in the output's metadata, and ``provenance()`` (called once the inputs are read)
+    is stored as ``rgg:provenance``. Returns the number of rows written.
     """
     tables = []
     records: list[dict[str, Any]] = []
@@ -112,10 +125,16 @@ def write_combined_results(
         "rgg:schema_version": SCHEMA_VERSION,
         "rgg:version": rgg_version,
         "rgg:comparisons": _json(records),
+        "rgg:provenance": _json(provenance() if provenance else {}),
     }
     with atomic_path(out) as temporary:
         combined.write_parquet(temporary, metadata=metadata)
     return len(combined)
+
+
+def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The provenance record of the step that wrote a results file (``{}`` if none)."""
+    return json.loads(_checked_metadata(path).get("rgg:provenance", "{}"))
 
 
 def read_comparisons(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

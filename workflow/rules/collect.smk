@@ -15,6 +15,7 @@ rule collect:
     benchmark:
         f"{RESULTS}/benchmarks/collect.tsv"
     params:
+        resolved_config=json.dumps(config, sort_keys=True),
         rgg_version=rgg.__version__,
     conda:
         RGG_ENV
@@ -24,7 +25,7 @@ rule collect:
     message:
         "combine the result tables of all comparisons"
     shell:
-        "rgg collect {input.tables:q} --out {output:q} > {log:q} 2>&1"
+        "rgg collect {input.tables:q} --record-config {params.resolved_config:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule annotate:
@@ -43,7 +44,7 @@ rule annotate:
         RGG_ENV
     threads: 1
     resources:
-        mem_mb=lambda wildcards, input: loaded_mem_mb(wildcards, input, factor=1.2),
+        mem_mb=lambda wildcards, input: loaded_mem_mb(wildcards, input.h5ad, factor=1.2),
     message:
         "annotate {wildcards.dataset} with its results"
     shell:

@@ -4,6 +4,7 @@
 import json
 import mimetypes
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -63,6 +64,21 @@ def annotated_paths():
     ]
 
 
+def report_dataset_paths():
+    datasets = sorted({c.dataset for c in COMPARISONS})
+    return [config["datasets"][name]["path"] for name in datasets]
+
+
+def report_dataset_options():
+    """`--dataset NAME=PATH` for each dataset, shell-quoted."""
+    datasets = sorted({c.dataset for c in COMPARISONS})
+    options = []
+    for name in datasets:
+        pair = shlex.quote(f"{name}={config['datasets'][name]['path']}")
+        options.append(f"--dataset {pair}")
+    return " ".join(options)
+
+
 def dataset_path(wildcards):
     return config["datasets"][wildcards.dataset]["path"]
 
@@ -88,6 +104,19 @@ def rank_test_params(wildcards):
     return json.dumps(rank_parameters(config, comparison_of(wildcards)), sort_keys=True)
 
 
+def rank_config_record(wildcards):
+    """The config entries this comparison ran (defaults filled in), for its provenance."""
+    comparison = comparison_of(wildcards)
+    return json.dumps(
+        {
+            "dataset_entry": config["datasets"][comparison.dataset],
+            "grouping_entry": config["groupings"][comparison.grouping] or {},
+            "test_entry": config["tests"][comparison.test],
+        },
+        sort_keys=True,
+    )
+
+
 def rank_uns_key(wildcards):
     return comparison_of(wildcards).uns_key
 
@@ -98,14 +127,16 @@ def dataset_uns_results(wildcards):
     ]
 
 
-def loaded_mem_mb(wildcards, input, factor):
-    """Memory for a job that loads the dataset: `factor` x its matrices, plus 1 GB.
+def loaded_mem_mb(wildcards, paths, factor):
+    """Memory for a job that loads h5ad files: `factor` x their matrices, plus 1 GB.
 
     The matrices' size is read from the h5ad headers; an h5ad is often compressed, so its
     file size would undercount. rgg's own working memory is about a third of X.
     """
-    try:
-        loaded = matrix_nbytes(input[0])
-    except (OSError, KeyError):
-        loaded = Path(input[0]).stat().st_size * 4
+    loaded = 0
+    for path in [paths] if isinstance(paths, str) else paths:
+        try:
+            loaded += matrix_nbytes(path)
+        except (OSError, KeyError):
+            loaded += Path(path).stat().st_size * 4
     return int(factor * loaded / 2**20) + 1024

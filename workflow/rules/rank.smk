@@ -15,16 +15,17 @@ rule rank:
         groupby=rank_groupby,
         test=rank_test_params,
         key=rank_uns_key,
+        record=rank_config_record,
         rgg_version=rgg.__version__,
     conda:
         RGG_ENV
     threads: config["threads"]
     resources:
-        mem_mb=lambda wildcards, input: loaded_mem_mb(wildcards, input, factor=1.5),
+        mem_mb=lambda wildcards, input: loaded_mem_mb(wildcards, input.h5ad, factor=1.5),
     message:
         "rank {wildcards.dataset} by {wildcards.grouping} with test {wildcards.test}"
     shell:
         "rgg rank {input.h5ad:q} --groupby {params.groupby:q} --test-params {params.test:q}"
         " --dataset {wildcards.dataset} --grouping {wildcards.grouping} --test {wildcards.test}"
-        " --key-added {params.key} --n-jobs {threads} --no-progress"
+        " --key-added {params.key} --n-jobs {threads} --no-progress --record-config {params.record:q}"
         " --out {output.table:q} --uns-out {output.uns:q} > {log:q} 2>&1"

@@ -1,0 +1,206 @@
+"""Assemble the HTML report from the combined table, provenance records, data and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import __version__
+from ..io import atomic_path, read_comparisons, read_provenance, read_results
+from ..io.provenance import now, provenance_record, sha256_file
+from . import plots
+from .data import (
+    ComparisonView,
+    benchmark_records,
+    comparison_views,
+    group_expression,
+    method_agreement,
+)
+
+
+def build_report(
+    markers: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    datasets: Mapping[str, str | os.PathLike[str]],
+    benchmarks: str | os.PathLike[str] | None = None,
+    top_n: int = 10,
+    title: str = "rgg marker genes",
+    command: list[str] | None = None,
+) -> None:
+    """Write one self-contained HTML report to ``out`` (atomically).
+
+    Parameters
+    ----------
+    markers
+        The combined table written by ``rgg collect`` (its metadata holds every comparison's
+        parameters and provenance, and the resolved workflow config).
+    out
+        The HTML file to write.
+    datasets
+        Dataset name -> h5ad path, for the dot plots and heatmaps (mean values and fractions of
+        the top genes in each group are computed from the tested matrix).
+    benchmarks
+        Folder of Snakemake's benchmark files, for the run facts.
+    top_n
+        Genes per group in the tables and plots.
+    """
+    import anndata as ad
+
+    started = now()
+    table, _ = read_results(markers)
+    records = read_comparisons(markers)
+    run_provenance = read_provenance(markers)
+    views = comparison_views(table, records)
+    loaded = {name: ad.read_h5ad(path) for name, path in datasets.items() if _used(name, views)}
+    sections = [_comparison_section(view, loaded.get(view.dataset), top_n) for view in views]
+    report_provenance = provenance_record(
+        command=command or ["rgg", "report"],
+        inputs=[markers, *(datasets[name] for name in loaded)],
+        started=started,
+        params={"top_n": top_n},
+    )
+    context = {
+        "title": title,
+        "generated": report_provenance["finished"],
+        "rgg_version": __version__,
+        "datasets": _dataset_rows(views, datasets),
+        "groupings": _grouping_rows(views),
+        "tests": _test_rows(views),
+        "comparisons": views,
+        "sections": sections,
+        "agreements": method_agreement(views, top_n),
+        "benchmarks": benchmark_records(benchmarks) if benchmarks else [],
+        "config_yaml": yaml.safe_dump(run_provenance.get("config") or {}, sort_keys=False),
+        "run": run_provenance,
+        "report": report_provenance,
+        "records_json": _script_json(
+            {
+                "run": run_provenance,
+                "report": report_provenance,
+                "comparisons": {v.anchor: v.provenance for v in views},
+            }
+        ),
+        "top_n": top_n,
+    }
+    html = _environment().get_template("report.html.j2").render(**context)
+    with atomic_path(out) as temporary:
+        Path(temporary).write_text(html, encoding="utf-8")
+
+
+def _used(name: str, views: list[ComparisonView]) -> bool:
+    return any(view.dataset == name for view in views)
+
+
+def _environment() -> Any:
+    import jinja2
+
+    templates = files(__package__) / "templates"
+    environment = jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: (templates / name).read_text(encoding="utf-8")),
+        autoescape=True,  # gene names, labels and dataset names are untrusted text
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["num"] = _format_number
+    return environment
+
+
+def _format_number(value: Any, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits; empty for null and NaN."""
+    if value is None:
+        return ""
+    number = float(value)
+    return "" if number != number else f"{number:.{digits}g}"
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside <script type="application/json">: no '</script>' can close it."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _comparison_section(view: ComparisonView, adata: Any, top_n: int) -> dict[str, Any]:
+    top = view.top(top_n)
+    section: dict[str, Any] = {
+        "view": view,
+        "rows": top.to_dicts(),
+        "has_pvalues": view.method != "logreg",
+        "has_pts": top["pts"].null_count() < top.height,
+        "dot_plot": None,
+        "heatmap": None,
+        "volcano": None,
+        "note": "",
+    }
+    groups = view.groups
+    if not groups:
+        section["note"] = "No group has results (n_genes may be 0)."
+        return section
+    if section["has_pvalues"]:
+        section["volcano"] = plots.volcano_grid(view.table, groups)
+    data = view.provenance.get("data", {})
+    if adata is None or "tested_matrix" not in data:
+        section["note"] = "The data file was not given to the report: no dot plot or heatmap."
+        return section
+    genes = list(dict.fromkeys(view.top(min(top_n, 5))["gene"].to_list()))
+    means, fractions = group_expression(adata, data["tested_matrix"], data["groupby"], genes)
+    shown = [group for group in groups if group in means.index]
+    section["dot_plot"] = plots.dot_plot(means, fractions, shown)
+    section["heatmap"] = plots.heatmap(means, shown)
+    return section
+
+
+def _dataset_rows(views: list[ComparisonView], paths: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for view in views:
+        data = view.provenance.get("data", {})
+        inputs = view.provenance.get("inputs", [{}])
+        row = rows.setdefault(
+            view.dataset,
+            {
+                "name": view.dataset,
+                "path": str(paths.get(view.dataset, inputs[0].get("path", ""))),
+                "n_obs": data.get("n_obs"),
+                "n_vars": data.get("n_vars"),
+                "tested": set(),
+                "sha256": inputs[0].get("sha256", ""),
+                "bytes": inputs[0].get("bytes"),
+            },
+        )
+        if data.get("tested_matrix"):
+            row["tested"].add(f"{data['tested_matrix']} ({data.get('matrix_type', '?')})")
+    for name, row in rows.items():
+        row["tested"] = sorted(row["tested"])
+        path = paths.get(name)
+        row["sha256_now"] = sha256_file(path) if path and Path(path).is_file() else None
+    return list(rows.values())
+
+
+def _grouping_rows(views: list[ComparisonView]) -> list[dict[str, Any]]:
+    rows = {}
+    for view in views:
+        data = view.provenance.get("data", {})
+        rows.setdefault(
+            (view.dataset, view.grouping),
+            {
+                "dataset": view.dataset,
+                "grouping": view.grouping,
+                "column": data.get("groupby", view.params.get("groupby", "")),
+                "sizes": data.get("group_sizes", {}),
+            },
+        )
+    return list(rows.values())
+
+
+def _test_rows(views: list[ComparisonView]) -> list[dict[str, Any]]:
+    rows = {}
+    for view in views:
+        params = {k: v for k, v in view.params.items() if k != "groupby"}
+        rows.setdefault(view.test, {"test": view.test, "params": json.dumps(params, sort_keys=True)})
+    return list(rows.values())

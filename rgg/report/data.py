@@ -1,0 +1,196 @@
+"""What the report shows, computed from the result tables, provenance records and data."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from scipy import sparse, stats
+
+
+@dataclass(frozen=True)
+class ComparisonView:
+    """One comparison as the report shows it."""
+
+    dataset: str
+    grouping: str
+    test: str
+    params: dict[str, Any]
+    provenance: dict[str, Any]
+    table: pl.DataFrame  # its rows of the long table
+
+    @property
+    def anchor(self) -> str:
+        return f"cmp-{self.dataset}-{self.grouping}-{self.test}"
+
+    @property
+    def method(self) -> str:
+        return str(self.params.get("method", "t-test"))
+
+    @property
+    def reference(self) -> str:
+        return str(self.params.get("reference", "rest"))
+
+    @property
+    def groups(self) -> list[str]:
+        return list(dict.fromkeys(self.table["group"].to_list()))
+
+    def top(self, n: int) -> pl.DataFrame:
+        """The first ``n`` ranked genes of each group."""
+        return self.table.filter(pl.col("rank") <= n)
+
+
+@dataclass
+class Agreement:
+    """How alike the tests of one dataset and grouping rank the genes (means over groups)."""
+
+    dataset: str
+    grouping: str
+    tests: list[str]
+    top_overlap: np.ndarray  # fraction of shared genes among the top N
+    rank_correlation: np.ndarray  # Spearman's rho of the scores on shared genes
+    n: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def comparison_views(table: pl.DataFrame, records: Sequence[Mapping[str, Any]]) -> list[ComparisonView]:
+    """Split the combined table into comparisons, in the order of their records."""
+    views = []
+    for record in records:
+        rows = table.filter(
+            (pl.col("dataset") == record["dataset"])
+            & (pl.col("grouping") == record["grouping"])
+            & (pl.col("test") == record["test"])
+        )
+        views.append(
+            ComparisonView(
+                dataset=record["dataset"],
+                grouping=record["grouping"],
+                test=record["test"],
+                params=dict(record.get("params", {})),
+                provenance=dict(record.get("provenance", {})),
+                table=rows,
+            )
+        )
+    return views
+
+
+def method_agreement(views: Sequence[ComparisonView], n: int) -> list[Agreement]:
+    """Top-``n`` overlap and rank correlation between the tests of each dataset x grouping."""
+    by_grouping: dict[tuple[str, str], list[ComparisonView]] = {}
+    for view in views:
+        by_grouping.setdefault((view.dataset, view.grouping), []).append(view)
+    agreements = []
+    for (dataset, grouping), members in by_grouping.items():
+        if len(members) < 2:
+            continue
+        k = len(members)
+        overlap, correlation = np.eye(k), np.eye(k)
+        for i, j in combinations(range(k), 2):
+            overlap[i, j] = overlap[j, i] = _mean_over_groups(members[i], members[j], n, _overlap)
+            correlation[i, j] = correlation[j, i] = _mean_over_groups(
+                members[i], members[j], n, _spearman
+            )
+        agreements.append(
+            Agreement(dataset, grouping, [m.test for m in members], overlap, correlation, n)
+        )
+    return agreements
+
+
+def _mean_over_groups(a: ComparisonView, b: ComparisonView, n: int, measure: Any) -> float:
+    values = [measure(a, b, group, n) for group in a.groups if group in set(b.groups)]
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _ranked(view: ComparisonView, group: str) -> pl.DataFrame:
+    return view.table.filter(pl.col("group") == group).select("gene", "rank", "score")
+
+
+def _overlap(a: ComparisonView, b: ComparisonView, group: str, n: int) -> float:
+    top_a = set(_ranked(a, group).filter(pl.col("rank") <= n)["gene"].to_list())
+    top_b = set(_ranked(b, group).filter(pl.col("rank") <= n)["gene"].to_list())
+    size = min(len(top_a), len(top_b))
+    return len(top_a & top_b) / size if size else float("nan")
+
+
+def _spearman(a: ComparisonView, b: ComparisonView, group: str, n: int) -> float:
+    joined = _ranked(a, group).join(_ranked(b, group), on="gene", suffix="_b")
+    if joined.height < 3:
+        return float("nan")
+    rho = stats.spearmanr(joined["score"].to_numpy(), joined["score_b"].to_numpy()).statistic
+    return float(rho)
+
+
+def group_expression(
+    adata: Any, tested_matrix: str, groupby: str, genes: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean value and fraction of non-zero cells of ``genes`` in each group of ``groupby``.
+
+    ``tested_matrix`` is as the provenance records it: ``X``, ``raw.X`` or ``layers['name']``.
+    Returns two frames, groups x genes (scanpy's dot plot: colour and size).
+    """
+    if tested_matrix == "raw.X":
+        names, matrix = adata.raw.var_names, adata.raw.X
+    elif tested_matrix.startswith("layers["):
+        names, matrix = adata.var_names, adata.layers[tested_matrix[8:-2]]
+    else:
+        names, matrix = adata.var_names, adata.X
+    columns = names.get_indexer(list(genes))
+    known = columns >= 0
+    genes = [gene for gene, ok in zip(genes, known, strict=True) if ok]
+    values = matrix[:, columns[known]]
+    values = sparse.csr_matrix(values) if sparse.issparse(values) else sparse.csr_matrix(np.asarray(values))
+    labels = adata.obs[groupby].astype("category")
+    codes = labels.cat.codes.to_numpy()
+    keep = codes >= 0
+    n_groups = len(labels.cat.categories)
+    indicator = sparse.csr_matrix(
+        (np.ones(keep.sum()), (codes[keep], np.flatnonzero(keep))), shape=(n_groups, adata.n_obs)
+    )
+    sizes = np.asarray(indicator.sum(axis=1)).ravel().clip(min=1)[:, None]
+    sums = np.asarray((indicator @ values).todense())
+    nonzero = values.copy()
+    nonzero.data = (nonzero.data != 0).astype(np.float64)
+    counts = np.asarray((indicator @ nonzero).todense())
+    index = pd.Index([str(c) for c in labels.cat.categories], name="group")
+    return (
+        pd.DataFrame(sums / sizes, index=index, columns=genes),
+        pd.DataFrame(counts / sizes, index=index, columns=genes),
+    )
+
+
+def benchmark_records(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Snakemake's benchmark files under ``directory``: job, seconds, peak memory (MB)."""
+    root = Path(directory)
+    records = []
+    for path in sorted(root.rglob("*.tsv")) if root.is_dir() else []:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        if not rows:
+            continue
+        row = rows[-1]
+        records.append(
+            {
+                "job": path.relative_to(root).with_suffix("").as_posix(),
+                "seconds": _number(row.get("s")),
+                "max_rss_mb": _number(row.get("max_rss")),
+                "cpu_time": _number(row.get("cpu_time")),
+            }
+        )
+    return records
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "", "-", "NA") else None
+    except ValueError:
+        return None

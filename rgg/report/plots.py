@@ -1,0 +1,95 @@
+"""The report's figures, drawn with matplotlib and inlined as PNG data URIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display; must precede pyplot
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import polars as pl  # noqa: E402
+
+
+def to_data_uri(figure: plt.Figure) -> str:
+    """The figure as a base64 PNG data URI; the figure is closed."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def dot_plot(means: pd.DataFrame, fractions: pd.DataFrame, groups: Sequence[str]) -> str:
+    """Groups x top genes: dot size = fraction of cells expressing, colour = mean value."""
+    means, fractions = means.loc[list(groups)], fractions.loc[list(groups)]
+    n_groups, n_genes = means.shape
+    figure, axes = plt.subplots(figsize=(max(4.0, 0.28 * n_genes + 2.5), max(2.5, 0.32 * n_groups + 1.2)))
+    x, y = np.meshgrid(np.arange(n_genes), np.arange(n_groups))
+    points = axes.scatter(
+        x.ravel(),
+        y.ravel(),
+        s=fractions.to_numpy().ravel() * 120 + 1,
+        c=means.to_numpy().ravel(),
+        cmap="Reds",
+        edgecolors="grey",
+        linewidths=0.3,
+    )
+    axes.set_xticks(range(n_genes), means.columns, rotation=90, fontsize=7)
+    axes.set_yticks(range(n_groups), means.index, fontsize=8)
+    axes.set_xlim(-0.7, n_genes - 0.3)
+    axes.set_ylim(n_groups - 0.5, -0.5)
+    axes.grid(alpha=0.2)
+    colorbar = figure.colorbar(points, ax=axes, shrink=0.6, pad=0.01)
+    colorbar.set_label("mean value in group", fontsize=8)
+    for fraction in (0.25, 0.5, 1.0):
+        axes.scatter([], [], s=fraction * 120 + 1, c="lightgrey", edgecolors="grey", label=f"{fraction:.0%}")
+    axes.legend(title="expressing", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.12, 1.0), frameon=False)
+    return to_data_uri(figure)
+
+
+def heatmap(means: pd.DataFrame, groups: Sequence[str]) -> str:
+    """Groups x top genes, each gene's group means as z-scores across groups."""
+    values = means.loc[list(groups)].to_numpy(dtype=float)
+    spread = values.std(axis=0)
+    z = (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    n_groups, n_genes = z.shape
+    figure, axes = plt.subplots(figsize=(max(4.0, 0.25 * n_genes + 2.5), max(2.5, 0.3 * n_groups + 1.2)))
+    image = axes.imshow(z, aspect="auto", cmap="RdBu_r", vmin=-2.5, vmax=2.5, interpolation="nearest")
+    axes.set_xticks(range(n_genes), means.columns, rotation=90, fontsize=7)
+    axes.set_yticks(range(n_groups), list(groups), fontsize=8)
+    colorbar = figure.colorbar(image, ax=axes, shrink=0.6, pad=0.01)
+    colorbar.set_label("z-score of group mean", fontsize=8)
+    return to_data_uri(figure)
+
+
+def volcano_grid(table: pl.DataFrame, groups: Sequence[str], n_labels: int = 3) -> str:
+    """One volcano plot per group: log fold change against -log10 adjusted p-value."""
+    n_columns = min(4, len(groups))
+    n_rows = -(-len(groups) // n_columns)
+    figure, grid = plt.subplots(
+        n_rows, n_columns, figsize=(3.0 * n_columns, 2.6 * n_rows), squeeze=False
+    )
+    for axes in grid.ravel()[len(groups):]:
+        axes.axis("off")
+    for axes, group in zip(grid.ravel(), groups, strict=False):
+        rows = table.filter(pl.col("group") == group)
+        lfc = rows["logfoldchange"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        padj = rows["pval_adj"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        height = -np.log10(np.clip(padj, 1e-300, 1.0))
+        significant = padj < 0.05
+        axes.scatter(lfc[~significant], height[~significant], s=3, c="lightgrey", rasterized=True)
+        axes.scatter(lfc[significant], height[significant], s=3, c="firebrick", rasterized=True)
+        for gene, x, y in list(zip(rows["gene"].to_list(), lfc, height, strict=True))[:n_labels]:
+            if np.isfinite(x) and np.isfinite(y):
+                axes.annotate(gene, (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        axes.set_title(group, fontsize=8)
+        axes.tick_params(labelsize=6)
+        axes.axvline(0, color="grey", linewidth=0.5)
+    figure.supxlabel("log2 fold change", fontsize=8)
+    figure.supylabel("-log10 adjusted p", fontsize=8)
+    figure.tight_layout()
+    return to_data_uri(figure)
