@@ -205,7 +205,10 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--benchmarks", help="folder of Snakemake's benchmark files (run facts)")
     report.add_argument(
-        "--top-n", type=int, default=10, help="genes per group in tables and plots (default: %(default)s)"
+        "--top-n",
+        type=int,
+        default=10,
+        help="genes per group in tables and plots (default: %(default)s)",
     )
     report.add_argument("--title", default="rgg marker genes", help="the report's title")
 

@@ -202,5 +202,7 @@ def _test_rows(views: list[ComparisonView]) -> list[dict[str, Any]]:
     rows = {}
     for view in views:
         params = {k: v for k, v in view.params.items() if k != "groupby"}
-        rows.setdefault(view.test, {"test": view.test, "params": json.dumps(params, sort_keys=True)})
+        rows.setdefault(
+            view.test, {"test": view.test, "params": json.dumps(params, sort_keys=True)}
+        )
     return list(rows.values())

@@ -61,7 +61,9 @@ class Agreement:
     notes: list[str] = field(default_factory=list)
 
 
-def comparison_views(table: pl.DataFrame, records: Sequence[Mapping[str, Any]]) -> list[ComparisonView]:
+def comparison_views(
+    table: pl.DataFrame, records: Sequence[Mapping[str, Any]]
+) -> list[ComparisonView]:
     """Split the combined table into comparisons, in the order of their records."""
     views = []
     for record in records:
@@ -148,7 +150,11 @@ def group_expression(
     known = columns >= 0
     genes = [gene for gene, ok in zip(genes, known, strict=True) if ok]
     values = matrix[:, columns[known]]
-    values = sparse.csr_matrix(values) if sparse.issparse(values) else sparse.csr_matrix(np.asarray(values))
+    values = (
+        sparse.csr_matrix(values)
+        if sparse.issparse(values)
+        else sparse.csr_matrix(np.asarray(values))
+    )
     labels = adata.obs[groupby].astype("category")
     codes = labels.cat.codes.to_numpy()
     keep = codes >= 0

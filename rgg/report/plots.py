@@ -9,10 +9,10 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import polars as pl  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import polars as pl
 
 
 def to_data_uri(figure: plt.Figure) -> str:
@@ -27,7 +27,9 @@ def dot_plot(means: pd.DataFrame, fractions: pd.DataFrame, groups: Sequence[str]
     """Groups x top genes: dot size = fraction of cells expressing, colour = mean value."""
     means, fractions = means.loc[list(groups)], fractions.loc[list(groups)]
     n_groups, n_genes = means.shape
-    figure, axes = plt.subplots(figsize=(max(4.0, 0.28 * n_genes + 2.5), max(2.5, 0.32 * n_groups + 1.2)))
+    figure, axes = plt.subplots(
+        figsize=(max(4.0, 0.28 * n_genes + 2.5), max(2.5, 0.32 * n_groups + 1.2))
+    )
     x, y = np.meshgrid(np.arange(n_genes), np.arange(n_groups))
     points = axes.scatter(
         x.ravel(),
@@ -46,8 +48,17 @@ def dot_plot(means: pd.DataFrame, fractions: pd.DataFrame, groups: Sequence[str]
     colorbar = figure.colorbar(points, ax=axes, shrink=0.6, pad=0.01)
     colorbar.set_label("mean value in group", fontsize=8)
     for fraction in (0.25, 0.5, 1.0):
-        axes.scatter([], [], s=fraction * 120 + 1, c="lightgrey", edgecolors="grey", label=f"{fraction:.0%}")
-    axes.legend(title="expressing", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.12, 1.0), frameon=False)
+        axes.scatter(
+            [], [], s=fraction * 120 + 1, c="lightgrey", edgecolors="grey", label=f"{fraction:.0%}"
+        )
+    axes.legend(
+        title="expressing",
+        fontsize=7,
+        title_fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(1.12, 1.0),
+        frameon=False,
+    )
     return to_data_uri(figure)
 
 
@@ -57,8 +68,12 @@ def heatmap(means: pd.DataFrame, groups: Sequence[str]) -> str:
     spread = values.std(axis=0)
     z = (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
     n_groups, n_genes = z.shape
-    figure, axes = plt.subplots(figsize=(max(4.0, 0.25 * n_genes + 2.5), max(2.5, 0.3 * n_groups + 1.2)))
-    image = axes.imshow(z, aspect="auto", cmap="RdBu_r", vmin=-2.5, vmax=2.5, interpolation="nearest")
+    figure, axes = plt.subplots(
+        figsize=(max(4.0, 0.25 * n_genes + 2.5), max(2.5, 0.3 * n_groups + 1.2))
+    )
+    image = axes.imshow(
+        z, aspect="auto", cmap="RdBu_r", vmin=-2.5, vmax=2.5, interpolation="nearest"
+    )
     axes.set_xticks(range(n_genes), means.columns, rotation=90, fontsize=7)
     axes.set_yticks(range(n_groups), list(groups), fontsize=8)
     colorbar = figure.colorbar(image, ax=axes, shrink=0.6, pad=0.01)
@@ -73,7 +88,7 @@ def volcano_grid(table: pl.DataFrame, groups: Sequence[str], n_labels: int = 3) 
     figure, grid = plt.subplots(
         n_rows, n_columns, figsize=(3.0 * n_columns, 2.6 * n_rows), squeeze=False
     )
-    for axes in grid.ravel()[len(groups):]:
+    for axes in grid.ravel()[len(groups) :]:
         axes.axis("off")
     for axes, group in zip(grid.ravel(), groups, strict=False):
         rows = table.filter(pl.col("group") == group)

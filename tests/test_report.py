@@ -1,0 +1,234 @@
+"""The HTML report and provenance records, checked in a real headless browser (Debian's chromium).
+
+The data are the bundled synthetic set with hostile text where users' text goes: group labels
+``<script>alert(1)</script>`` and ``"><img src=x onerror=alert(2)>``, gene names with HTML, and
+a dataset name with a script tag. They must render as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pytest
+
+import rgg
+from rgg import cli
+from rgg.io import read_provenance
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "tests" / "artifacts"
+SCRIPT_LABEL = "<script>alert(1)</script>"
+IMG_LABEL = '"><img src=x onerror=alert(2)>'
+HOSTILE_GENE = "<b onmouseover=alert(4)>GENE</b>"
+DATASET = "<script>alert(3)</script>"
+
+
+def _chromium() -> str:
+    """Debian's chromium; installed with apt-get when missing and allowed (root), else fail."""
+    import fcntl
+
+    found = shutil.which("chromium")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        # pytest-xdist workers may get here together; one installs, the other waits
+        with open("/tmp/rgg-chromium-install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if shutil.which("chromium") is None:
+                subprocess.run(
+                    ["apt-get", "install", "-y", "-q", "chromium"],
+                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                    capture_output=True,
+                    check=False,
+                    timeout=900,
+                )
+        found = shutil.which("chromium")
+    if found is None:
+        pytest.fail("the report tests need Debian's chromium: run `apt-get install chromium`")
+    return found
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """rank (two tests) -> collect -> annotate -> report on data with hostile labels."""
+    workdir = tmp_path_factory.mktemp("report")
+    adata = rgg.datasets.synthetic()
+    adata.obs["cell_type"] = adata.obs["cell_type"].cat.rename_categories(
+        {"B cell": SCRIPT_LABEL, "NK": IMG_LABEL}
+    )
+    probe = adata.copy()
+    rgg.rank_genes_groups(probe, "cell_type", method="t-test")
+    top_gene = probe.uns["rank_genes_groups"]["names"]["Mono/Macro"][0]  # shown in the report
+    names = adata.var_names.to_list()
+    names[names.index(top_gene)] = HOSTILE_GENE
+    adata.var_names = names
+    data = workdir / "hostile.h5ad"
+    rgg.io.write_h5ad(adata, data)
+    tables, uns = [], []
+    for test, options in (
+        ("wilcoxon", ["--method", "wilcoxon", "--pts", "--tie-correct"]),
+        ("ttest", ["--method", "t-test", "--pts"]),
+    ):
+        tables.append(workdir / f"{test}.parquet")
+        uns.append(workdir / f"{test}.uns.h5ad")
+        argv = ["rank", str(data), "--groupby", "cell_type", "--dataset", DATASET]
+        argv += ["--grouping", "types", "--test", test, "--key-added", f"rgg_{test}"]
+        argv += ["--out", str(tables[-1]), "--uns-out", str(uns[-1]), *options]
+        argv += ["--record-config", json.dumps({"test_entry": {"method": options[1]}})]
+        assert cli.main(argv) == 0
+    markers = workdir / "markers.parquet"
+    config = {"datasets": {DATASET: {"path": str(data)}}, "note": SCRIPT_LABEL}
+    argv = [
+        "collect",
+        *map(str, tables),
+        "--out",
+        str(markers),
+        "--record-config",
+        json.dumps(config),
+    ]
+    assert cli.main(argv) == 0
+    annotated = workdir / "annotated.h5ad"
+    assert cli.main(["annotate", str(data), *map(str, uns), "--out", str(annotated)]) == 0
+    benchmarks = workdir / "benchmarks" / "rank"
+    benchmarks.mkdir(parents=True)
+    (benchmarks / "ttest.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n1.5\t0:00:01\t321.5\t1.2\n")
+    report = workdir / "report.html"
+    argv = ["report", str(markers), "--dataset", f"{DATASET}={data}", "--out", str(report)]
+    argv += ["--benchmarks", str(workdir / "benchmarks"), "--top-n", "5"]
+    assert cli.main(argv) == 0
+    return {
+        "data": data,
+        "tables": tables,
+        "markers": markers,
+        "annotated": annotated,
+        "report": report,
+    }
+
+
+@pytest.fixture(scope="module")
+def browser_page(hostile_run: dict[str, Any]):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency")
+    events: dict[str, list[str]] = {"console": [], "dialogs": [], "requests": []}
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        page.on(
+            "console", lambda m: events["console"].append(m.text) if m.type == "error" else None
+        )
+        page.on("pageerror", lambda error: events["console"].append(str(error)))
+        page.on(
+            "dialog", lambda dialog: (events["dialogs"].append(dialog.message), dialog.dismiss())
+        )
+        page.on("request", lambda request: events["requests"].append(request.url))
+        page.goto(hostile_run["report"].as_uri())
+        page.wait_for_load_state("load")
+        yield page, events
+        browser.close()
+
+
+@pytest.mark.browser
+def test_report_renders_without_errors_or_network(browser_page) -> None:
+    page, events = browser_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    assert events["console"] == []
+    assert events["dialogs"] == []  # no injected alert() ran
+    assert all(url.startswith(("file:", "data:")) for url in events["requests"]), events["requests"]
+    for section in ("overview", "agreement", "run-facts", "provenance"):
+        assert page.locator(f"section#{section}").count() == 1
+    assert page.locator("section.comparison").count() == 2
+    for kind in ("dot-plot", "heatmap", "volcano"):  # one of each per comparison
+        assert page.locator(f"section.comparison figure.{kind} img").count() == 2
+    widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert all(width > 100 for width in widths)
+    sources = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.getAttribute('src'))")
+    assert all(src.startswith("data:image/png;base64,") for src in sources)
+
+
+@pytest.mark.browser
+def test_hostile_text_renders_as_text(browser_page) -> None:
+    page, _ = browser_page
+    text = page.inner_text("body")
+    for hostile in (SCRIPT_LABEL, IMG_LABEL, DATASET, HOSTILE_GENE):
+        assert hostile in text
+    assert page.locator("script").count() == 2  # the provenance JSON and the report's own code
+    assert page.locator("img[src='x']").count() == 0
+    assert page.locator("b[onmouseover]").count() == 0
+    embedded = json.loads(page.locator("script#rgg-provenance").text_content())
+    assert embedded["run"]["config"]["note"] == SCRIPT_LABEL
+
+
+@pytest.mark.browser
+def test_marker_tables_sort_and_filter(browser_page) -> None:
+    page, _ = browser_page
+    table = page.locator("table.markers").first
+    header = table.locator("th", has_text="score")
+
+    def scores() -> list[float]:
+        cells = table.locator("tbody tr:not([hidden]) td:nth-child(4)")
+        return [float(value) for value in cells.evaluate_all("cs => cs.map(c => c.dataset.value)")]
+
+    header.click()
+    assert scores() == sorted(scores())
+    header.click()
+    assert scores() == sorted(scores(), reverse=True)
+    assert header.get_attribute("aria-sort") == "descending"
+
+    search = page.locator("input.filter").nth(1)  # the first comparison's (0 is the overview's)
+    search.fill("mono/macro")
+    visible = table.locator("tbody tr:not([hidden])")
+    assert visible.count() == 5  # top 5 of that group
+    assert all("Mono/Macro" in row for row in visible.all_inner_texts())
+    search.fill("")
+    assert table.locator("tbody tr:not([hidden])").count() == 25
+
+
+def test_provenance_in_parquet_and_h5ad(hostile_run: dict[str, Any]) -> None:
+    data = hostile_run["data"]
+    record = read_provenance(hostile_run["tables"][0])
+    expected_sha = hashlib.sha256(data.read_bytes()).hexdigest()
+    assert record["inputs"] == [
+        {"path": str(data), "bytes": data.stat().st_size, "sha256": expected_sha}
+    ]
+    assert record["command"][:3] == ["rgg", "rank", str(data)]
+    assert record["params"]["method"] == "wilcoxon"
+    assert record["config"]["test"] == "wilcoxon"
+    assert record["config"]["dataset"] == DATASET
+    assert record["rgg"]["version"] == rgg.__version__
+    for package in ("numpy", "anndata", "numba", "scipy", "polars", "scikit-learn"):
+        assert record["dependencies"][package] == metadata.version(package)
+    assert record["python"]["version"] == platform.python_version()
+    assert record["platform"]["machine"] == platform.machine()
+    assert record["host"]
+    assert record["started"] <= record["finished"]
+    assert record["data"]["n_obs"] == 600
+    assert record["data"]["tested_matrix"] == "X"
+    assert record["data"]["group_sizes"][SCRIPT_LABEL] == 150
+    if (REPO / ".git").exists():
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert record["rgg"]["git_commit"] == head
+        assert isinstance(record["rgg"]["git_dirty"], bool)
+
+    annotated = ad.read_h5ad(hostile_run["annotated"])
+    stored = annotated.uns["rgg_provenance"]
+    assert json.loads(stored["rgg_wilcoxon"]) == record
+    assert json.loads(stored["annotate"])["inputs"][0]["sha256"] == expected_sha
+    combined = read_provenance(hostile_run["markers"])
+    assert combined["config"]["note"] == SCRIPT_LABEL
+    assert [entry["sha256"] for entry in combined["inputs"]] == [
+        hashlib.sha256(path.read_bytes()).hexdigest() for path in hostile_run["tables"]
+    ]
+    assert np.isin(SCRIPT_LABEL, annotated.obs["cell_type"].cat.categories)
