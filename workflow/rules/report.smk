@@ -7,7 +7,11 @@ rule report:
         annotated=annotated_paths(),
         datasets=report_dataset_paths(),
     output:
-        config["report"]["file"],
+        report(
+            config["report"]["file"],
+            caption="../report/rgg_report.rst",
+            category="Report",
+        ),
     log:
         f"{RESULTS}/logs/report.log",
     benchmark:
