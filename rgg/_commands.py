@@ -12,6 +12,7 @@ from . import __version__
 from ._errors import did_you_mean
 from ._settings import settings
 from .cli import PARAMETER_KEYS, TEST_KEYS
+from .io.h5ad import read_h5ad
 
 
 def _say(message: str) -> None:
@@ -96,7 +97,6 @@ def _data_facts(adata: Any, uns: dict[str, Any]) -> dict[str, Any]:
 
 def rank(args: argparse.Namespace) -> int:
     """``rgg rank``: rank one h5ad file, write the long table (and the uns entry)."""
-    import anndata as ad
 
     from . import rank_genes_groups
     from .io import results_table, write_results, write_uns_h5ad
@@ -108,7 +108,7 @@ def rank(args: argparse.Namespace) -> int:
     settings.progress = sys.stderr.isatty() if args.progress is None else args.progress
     start = time.perf_counter()
     _say(f"rgg {__version__}: reading {args.input}")
-    adata = ad.read_h5ad(args.input)
+    adata = read_h5ad(args.input)
     _say(
         f"ranking {adata.n_obs} cells x {adata.n_vars} genes by obs[{args.groupby!r}] "
         f"with {params or 'the default parameters'}"
@@ -170,13 +170,12 @@ def collect(args: argparse.Namespace) -> int:
 
 def annotate(args: argparse.Namespace) -> int:
     """``rgg annotate``: the input h5ad with every result's uns entry added."""
-    import anndata as ad
 
     from .io import read_uns_h5ad, write_h5ad
     from .io.provenance import now, provenance_record, to_json
 
     started = now()
-    adata = ad.read_h5ad(args.input)
+    adata = read_h5ad(args.input)
     genes = set(adata.var_names)
     if adata.raw is not None:
         genes |= set(adata.raw.var_names)
@@ -252,11 +251,10 @@ def _check_result_fits(result: Any, adata: Any, genes: set[str], key: str, path:
 
 def demo(args: argparse.Namespace) -> int:
     """``rgg demo``: rank a small dataset and print the top genes of each group."""
-    import anndata as ad
 
     from . import datasets, get, rank_genes_groups
 
-    adata = ad.read_h5ad(args.input) if args.input else datasets.pbmc68k_reduced()
+    adata = read_h5ad(args.input) if args.input else datasets.pbmc68k_reduced()
     source = args.input or "bundled pbmc68k_reduced"
     start = time.perf_counter()
     rank_genes_groups(

@@ -6,6 +6,7 @@ a call that fails leaves ``adata`` exactly as it was.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ from ._errors import (
 )
 from ._types import CORR_METHODS, METHODS, Matrix
 from .matrix import is_supported
+
+logger = logging.getLogger("rgg")
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -188,6 +191,19 @@ def _category_position(categories: pd.Index, label: Any) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
+def _warn_duplicate_names(names: pd.Index) -> None:
+    if names.is_unique:
+        return
+    duplicated = names[names.duplicated()].unique()
+    logger.warning(
+        "%d gene names occur more than once among the tested genes (e.g. %s): results name genes "
+        "ambiguously. Call adata.var_names_make_unique() (or adata.raw.var_names_make_unique() "
+        "for raw data) first.",
+        len(duplicated),
+        ", ".join(repr(name) for name in duplicated[:3]),
+    )
+
+
 def _select_matrix(adata: AnnData, use_raw: bool, layer: str | None) -> tuple[Matrix, pd.Index]:
     if layer is not None:
         if use_raw:
@@ -252,6 +268,12 @@ def build_plan(
 
     labels = _groupby_categorical(adata, groupby)
     categories = labels.categories
+    if adata.n_obs == 0 or len(categories) == 0:
+        msg = (
+            f"adata has no cells to group (n_obs={adata.n_obs}, "
+            f"{len(categories)} categories in obs[{groupby!r}]); check the file or the subset."
+        )
+        raise ValueError(msg)
     selected = _normalise_groups(groups, reference)
 
     if reference != "rest" and _category_position(categories, reference) is None:
@@ -318,9 +340,13 @@ def build_plan(
         genes = np.flatnonzero(mask).astype(np.int64)
     else:
         genes = np.arange(n_vars, dtype=np.int64)
+    if n_vars == 0:
+        msg = "the tested matrix has no genes (n_vars=0); check the file or the gene subset."
+        raise ValueError(msg)
     if len(genes) == 0:
         msg = "mask_var selects no gene; at least one gene must be tested."
         raise ValueError(msg)
+    _warn_duplicate_names(matrix_var_names[genes])
 
     reference_index = None
     if reference != "rest":

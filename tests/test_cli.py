@@ -52,7 +52,7 @@ def test_demo_with_input_file_and_reference(tmp_path, capsys) -> None:
     [
         (["demo", "--groupby", "bulk_label"], "Did you mean 'bulk_labels'"),
         (["demo", "--reference", "nope"], "reference = nope needs to be one of"),
-        (["demo", "--input", "/nonexistent.h5ad"], "No such file"),
+        (["demo", "--input", "/nonexistent.h5ad"], "no such file"),
     ],
 )
 def test_user_errors_print_one_line_and_exit_2(argv, message, capsys) -> None:

@@ -49,6 +49,27 @@ def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
             _move_to_nested_paths(temporary, slashed)
 
 
+def read_h5ad(path: str | os.PathLike[str]) -> ad.AnnData:
+    """``anndata.read_h5ad`` with errors that say which file and what to do.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is not
+    a readable h5ad (not HDF5, truncated, corrupt), naming the file and HDF5's reason.
+    """
+    target = Path(path)
+    if not target.is_file():
+        msg = f"{os.fspath(path)}: no such file; check the path (relative paths start from {os.getcwd()})."
+        raise FileNotFoundError(msg)
+    try:
+        return ad.read_h5ad(target)
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        msg = (
+            f"{os.fspath(path)} is not a readable h5ad file ({reason}). Is it an h5ad file, and "
+            "was it copied completely? Write it again with anndata, or download it again."
+        )
+        raise ValueError(msg) from error
+
+
 def write_uns_h5ad(uns: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     """Write ``uns`` alone (an AnnData with no cells or genes) atomically to ``path``."""
     write_h5ad(ad.AnnData(uns=dict(uns)), path)
@@ -56,7 +77,7 @@ def write_uns_h5ad(uns: Mapping[str, Any], path: str | os.PathLike[str]) -> None
 
 def read_uns_h5ad(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read the ``uns`` of an h5ad file written by :func:`write_uns_h5ad`."""
-    return dict(ad.read_h5ad(path).uns)
+    return dict(read_h5ad(path).uns)
 
 
 def matrix_nbytes(path: str | os.PathLike[str]) -> int:

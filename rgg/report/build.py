@@ -13,6 +13,7 @@ import yaml
 
 from .. import __version__
 from ..io import atomic_path, read_comparisons, read_provenance, read_results
+from ..io.h5ad import read_h5ad
 from ..io.provenance import now, provenance_record, sha256_file
 from . import plots
 from .data import (
@@ -51,14 +52,13 @@ def build_report(
     top_n
         Genes per group in the tables and plots.
     """
-    import anndata as ad
 
     started = now()
     table, _ = read_results(markers)
     records = read_comparisons(markers)
     run_provenance = read_provenance(markers)
     views = comparison_views(table, records)
-    loaded = {name: ad.read_h5ad(path) for name, path in datasets.items() if _used(name, views)}
+    loaded = {name: read_h5ad(path) for name, path in datasets.items() if _used(name, views)}
     sections = [_comparison_section(view, loaded.get(view.dataset), top_n) for view in views]
     report_provenance = provenance_record(
         command=command or ["rgg", "report"],
