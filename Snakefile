@@ -4,7 +4,7 @@
 
 from snakemake.utils import min_version, validate
 
-from rgg.comparisons import describe_schema_error
+from rgg.comparisons import ConfigError, check_duplicate_keys, describe_schema_error
 
 min_version("8.0")
 
@@ -15,6 +15,12 @@ if not workflow.config_settings.configfiles:
 
     configfile: "config/config.yaml"
 
+
+try:
+    for path in workflow.config_settings.configfiles or ["config/config.yaml"]:
+        check_duplicate_keys(path)
+except ConfigError as error:
+    raise WorkflowError(f"Invalid config: {error}") from None
 
 try:
     validate(config, "workflow/schemas/config.schema.yaml")

@@ -270,3 +270,32 @@ def describe_schema_error(error: Any) -> str:
             "names: use letters, digits, '_', '.' and '-', starting with a letter or digit."
         )
     return f"{where}: {error.message}"
+
+
+def check_duplicate_keys(path: str | os.PathLike[str]) -> None:
+    """Refuse a YAML file in which a mapping repeats a key (YAML loaders keep the last silently).
+
+    Two tests with the same name would otherwise merge into one without a word.
+    """
+    import yaml
+
+    class _StrictLoader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            if key in seen:
+                msg = (
+                    f"{os.fspath(path)}, line {key_node.start_mark.line + 1}: the key {key!r} "
+                    f"appears twice in one mapping (first on line {seen[key] + 1}); names must be "
+                    "unique, so rename or merge one of them."
+                )
+                raise ConfigError(msg)
+            seen[key] = key_node.start_mark.line
+        return loader.construct_mapping(node)
+
+    _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    with open(path) as handle:
+        yaml.load(handle, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)

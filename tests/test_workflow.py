@@ -314,3 +314,21 @@ def test_a_new_rgg_version_reruns_the_rankings(finished_run: Path, tmp_path: Pat
         record_path.write_text(json.dumps(record))
     planned = snakemake(workdir, "--dry-run", "--printshellcmds").stdout
     assert re.findall(r"rgg rank .* --out (\S+) --uns-out", planned) == [target]
+
+
+@pytest.mark.parametrize(
+    ("tests_yaml", "message"),
+    [
+        ("  w: {method: wilcoxon}\n  t: {}\n  w: {method: logreg}\n", "the key 'w' appears twice"),
+        ("  w: {method: wilcoxon, n_genes: ten}\n", "tests.w.n_genes: 'ten' is not of type"),
+        ("  w: {method: wilcoxon, groups: B cell}\n", "tests.w.groups: 'B cell' is not of type"),
+    ],
+)
+def test_malformed_config_files_are_named(tmp_path: Path, tests_yaml: str, message: str) -> None:
+    (tmp_path / "config.yaml").write_text(
+        f"datasets:\n  synth: {{path: {rgg.datasets.synthetic_path()}}}\n"
+        f"groupings:\n  cell_type:\ntests:\n{tests_yaml}"
+    )
+    result = snakemake(tmp_path, "--dry-run", check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
