@@ -33,7 +33,11 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     if args.test_params:
         sources.append(("--test-params", args.test_params))
     for where, text in sources:
-        config = yaml.safe_load(text) or {}
+        try:
+            config = yaml.safe_load(text) or {}
+        except yaml.YAMLError as error:
+            msg = f"{where}: not valid YAML ({' '.join(str(error).split())})."
+            raise ValueError(msg) from error
         if not isinstance(config, dict):
             msg = f"{where}: test parameters are a mapping, got {type(config).__name__}."
             raise ValueError(msg)

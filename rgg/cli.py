@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -213,11 +214,25 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--title", default="rgg marker genes", help="the report's title")
 
 
+class _StderrHandler(logging.Handler):
+    """rgg's warnings as ``rgg: warning: ...`` lines on the current ``sys.stderr``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"rgg: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
+def _show_warnings() -> None:
+    logger = logging.getLogger("rgg")
+    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        logger.addHandler(_StderrHandler(logging.WARNING))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``rgg`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     from . import _commands
 
     args = _parser().parse_args(argv)
+    _show_warnings()
     args.argv = list(sys.argv[1:] if argv is None else argv)
     run = {
         "demo": _commands.demo,
