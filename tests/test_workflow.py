@@ -380,3 +380,28 @@ def test_killed_run_resumes_to_identical_outputs(finished_run: Path, tmp_path: P
                 if field in reference[key]:
                     np.testing.assert_array_equal(resumed[key][field], reference[key][field])
     assert (workdir / "reports" / "rgg_report.html").is_file()
+
+
+def test_shell_characters_in_labels_are_data_not_code(tmp_path: Path) -> None:
+    hostile = 'it\'s $(touch PWNED) `touch PWNED2`; "x" | ../x'
+    adata = rgg.datasets.synthetic()
+    adata.obs["cell_type"] = adata.obs["cell_type"].cat.rename_categories({"NK": hostile})
+    data = tmp_path / "hostile data.h5ad"  # a space in the path too
+    adata.write_h5ad(data)
+    config = {
+        "datasets": {"h": {"path": str(data)}},
+        "groupings": {"cell_type": None},
+        "tests": {
+            "vs": {"method": "t-test", "reference": hostile, "groups": ["DC", hostile]},
+            "w": {"method": "wilcoxon", "pts": True},
+        },
+    }
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "--cores", "2", "--quiet")
+    assert not list(tmp_path.rglob("PWNED*"))
+    assert not list(REPO.glob("PWNED*"))
+    against, _ = read_results(tmp_path / "results" / "h" / "cell_type" / "vs.parquet")
+    assert against["reference"].unique().to_list() == [hostile]
+    assert against["group"].unique().to_list() == ["DC"]
+    annotated = ad.read_h5ad(tmp_path / "results" / "h" / "annotated.h5ad")
+    assert hostile in annotated.uns["rank_genes_groups_cell_type_w"]["pts"].columns
