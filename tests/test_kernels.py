@@ -178,17 +178,26 @@ def test_results_do_not_depend_on_block_size(
     assert whole["pts"].equals(blocked["pts"])
 
 
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_results_do_not_depend_on_threads(n_jobs: int) -> None:
+@pytest.mark.parametrize("method", ["t-test", "t-test_overestim_var", "wilcoxon", "logreg"])
+@pytest.mark.parametrize("reference", ["rest", "first"])
+def test_results_are_bit_identical_across_threads_and_reruns(method: str, reference: str) -> None:
     adata = awkward_adata(sparse.csr_matrix, np.float32, seed=12)
-    single = rgg.rank_genes_groups(adata, "group", method="wilcoxon", copy=True, n_jobs=1).uns[
-        "rank_genes_groups"
+    if reference == "first":
+        reference = str(adata.obs["group"].cat.categories[0])
+    runs = [
+        rgg.rank_genes_groups(
+            adata, "group", method=method, reference=reference, pts=True, copy=True, n_jobs=n_jobs
+        ).uns["rank_genes_groups"]
+        for n_jobs in (1, 2, 2)  # one thread, two threads, and a rerun
     ]
-    multi = rgg.rank_genes_groups(adata, "group", method="wilcoxon", copy=True, n_jobs=n_jobs).uns[
-        "rank_genes_groups"
-    ]
-    assert single["scores"].tobytes() == multi["scores"].tobytes()
-    assert single["pvals"].tobytes() == multi["pvals"].tobytes()
+    for other in runs[1:]:
+        for field in ("scores", "pvals", "pvals_adj", "logfoldchanges"):
+            if field in runs[0]:
+                assert runs[0][field].tobytes() == other[field].tobytes(), field
+        for group in runs[0]["names"].dtype.names:  # object fields: compare the strings
+            assert list(runs[0]["names"][group]) == list(other["names"][group])
+        if "pts" in runs[0]:
+            assert runs[0]["pts"].equals(other["pts"])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
