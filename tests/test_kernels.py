@@ -151,6 +151,50 @@ def test_wilcoxon_variance_does_not_overflow_at_five_million_cells() -> None:
     assert 0 < p[0] < 1
 
 
+def test_tie_correction_does_not_overflow_at_five_million_cells() -> None:
+    """sum(t^3 - t) of two tie blocks of 2.5M cells is 3.1e19, above int64's 9.2e18."""
+    n, m = 2_500_000, 2_500_000
+    t = 2_500_000.0
+    tiesum = np.array([2 * (t**3 - t)])
+    total = float(n + m)
+    ranksum = np.array([n * (total + 1) / 2.0 + 1e9])
+    z, p = wilcoxon_rest(ranksum, n, total, tiesum)
+    factor = 1.0 - tiesum[0] / (total**3 - total)
+    expected = 1e9 / np.sqrt(factor * n * m * (total + 1) / 12.0)
+    np.testing.assert_allclose(z, expected, rtol=1e-12)
+    assert 0.74 < factor < 0.76
+    assert np.all(np.isfinite(p))
+
+    ustat = np.array([n * m / 2.0 + 1e9])
+    z_ref, _ = wilcoxon_reference(ustat, n, m, tiesum)
+    np.testing.assert_allclose(z_ref, expected, rtol=1e-12)
+
+
+def test_variances_stay_exact_at_five_million_cells() -> None:
+    """Two-pass M2 on 5M cells of a gene with a large mean and a tiny spread."""
+    rng = np.random.default_rng(5)
+    n_cells = 5_000_000
+    values = (1000.0 + rng.normal(0.0, 1e-2, n_cells)).astype(np.float64)
+    codes = (np.arange(n_cells) % 2).astype(np.int32)
+    n_per_code = np.bincount(codes).astype(np.int64)
+    indptr = np.array([0, n_cells], dtype=np.int64)
+    rows = np.arange(n_cells, dtype=np.int64)
+    nnz, sums, m2 = np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 2))
+    kernels.accumulate_csc(
+        indptr, rows, values, np.array([0], dtype=np.int64), codes, n_per_code, True, nnz, sums, m2
+    )
+    for code in (0, 1):
+        part = values[codes == code]
+        np.testing.assert_allclose(m2[0, code] / (len(part) - 1), part.var(ddof=1), rtol=1e-8)
+        np.testing.assert_allclose(sums[0, code], part.sum(), rtol=1e-12)
+        assert nnz[0, code] == len(part)
+    mean, var = sums[0] / n_per_code, m2[0] / (n_per_code - 1)
+    t, p = rgg.stats.welch_ttest(mean[:1], var[:1], n_per_code[0], mean[1:], var[1:], n_per_code[1])
+    expected = stats.ttest_ind(values[codes == 0], values[codes == 1], equal_var=False)
+    np.testing.assert_allclose(t, expected.statistic, rtol=1e-6)
+    np.testing.assert_allclose(p, expected.pvalue, rtol=1e-5)
+
+
 @pytest.mark.parametrize("method", ["t-test", "wilcoxon"])
 @pytest.mark.parametrize("reference", ["rest", "b"])
 @pytest.mark.parametrize(("kind", "make"), MATRIX_KINDS[:3], ids=[k for k, _ in MATRIX_KINDS[:3]])

@@ -52,14 +52,24 @@ def accumulate_csc(
             for k in range(n_codes):
                 if n_per_code[k] > 0:
                     means[k] = out_sum[j, k] / n_per_code[k]
+            # Corrected two-pass (Chan, Golub & LeVeque): sum(x - mean) is ~0 in exact
+            # arithmetic; what is left is the rounding error of the first pass, which at
+            # millions of cells with a large mean would otherwise reach the means and t.
+            residual = np.zeros(n_codes, dtype=np.float64)
             for p in range(start, stop):
                 v = data[p]
                 k = codes[rows[p]]
                 if v != 0 and k >= 0:
                     d = np.float64(v) - means[k]
                     out_m2[j, k] += d * d
+                    residual[k] += d
             for k in range(n_codes):
-                out_m2[j, k] += (n_per_code[k] - out_nnz[j, k]) * means[k] * means[k]
+                n_zero = n_per_code[k] - out_nnz[j, k]
+                out_m2[j, k] += n_zero * means[k] * means[k]
+                if n_per_code[k] > 0:
+                    residual[k] -= n_zero * means[k]
+                    out_sum[j, k] += residual[k]
+                    out_m2[j, k] -= residual[k] * residual[k] / n_per_code[k]
 
 
 @kernel(parallel=True)
