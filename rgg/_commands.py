@@ -20,8 +20,36 @@ def _say(message: str) -> None:
     print(f"rgg: {message}", file=sys.stderr, flush=True)
 
 
+#: Keys that would override rank_genes_groups' own arguments if given as logreg options.
+RESERVED_LOGREG_KEYS = frozenset(
+    {*PARAMETER_KEYS, "n_jobs", "key_added", "copy", "groupby", "adata"}
+)
+
+#: Expected Python types of the test parameters (None is always allowed).
+_PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
+    "method": (str,), "corr_method": (str,), "reference": (str,), "groups": (list,),
+    "n_genes": (int,), "rankby_abs": (bool,), "pts": (bool,), "tie_correct": (bool,),
+    "mask_var": (str,), "layer": (str,), "use_raw": (bool,),
+}  # fmt: skip
+
+
+def _check_types(config: dict[str, Any], where: str) -> None:
+    for key, types in _PARAMETER_TYPES.items():
+        value = config.get(key)
+        wrong = value is not None and (
+            not isinstance(value, types) or (bool not in types and isinstance(value, bool))
+        )
+        if wrong:
+            expected = " or ".join(t.__name__ for t in types)
+            hint = " (quote labels such as '0')" if types == (str,) else ""
+            msg = f"{where}: {key} must be a {expected}, got {value!r}{hint}."
+            raise ValueError(msg)
+
+
 def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     """rank_genes_groups keyword arguments: --test-config, then --test-params, then options."""
+    import json
+
     import yaml
 
     params: dict[str, Any] = {}
@@ -33,8 +61,13 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     if args.test_params:
         sources.append(("--test-params", args.test_params))
     for where, text in sources:
+        try:  # JSON first: YAML 1.1 reads JSON's 1e-05 as a string
+            config = json.loads(text) if where == "--test-params" else yaml.safe_load(text)
+        except json.JSONDecodeError:
+            config = None
         try:
-            config = yaml.safe_load(text) or {}
+            config = yaml.safe_load(text) if config is None else config
+            config = config or {}
         except yaml.YAMLError as error:
             msg = f"{where}: not valid YAML ({' '.join(str(error).split())})."
             raise ValueError(msg) from error
@@ -51,6 +84,14 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
         if not isinstance(config.get("logreg") or {}, dict):
             msg = f"{where}: 'logreg' holds LogisticRegression options as a mapping, e.g. {{max_iter: 500}}."
             raise ValueError(msg)
+        clashes = sorted(set(config.get("logreg") or {}) & RESERVED_LOGREG_KEYS)
+        if clashes:
+            msg = (
+                f"{where}: logreg options {clashes} are rank_genes_groups parameters, not "
+                "LogisticRegression's; set them outside 'logreg'."
+            )
+            raise ValueError(msg)
+        _check_types(config, where)
         params.update({key: value for key, value in config.items() if key != "logreg"})
         logreg.update(config.get("logreg") or {})
     for key in PARAMETER_KEYS:
@@ -78,7 +119,7 @@ def _json_option(text: str | None, option: str) -> dict[str, Any]:
     return value
 
 
-def _data_facts(adata: Any, uns: dict[str, Any]) -> dict[str, Any]:
+def _data_facts(adata: Any, uns: dict[str, Any], mask: Any) -> dict[str, Any]:
     """What the provenance record says about the tested data."""
     params = uns["params"]
     if params.get("layer") is not None:
@@ -88,12 +129,16 @@ def _data_facts(adata: Any, uns: dict[str, Any]) -> dict[str, Any]:
     else:
         tested, matrix = "X", adata.X
     sizes = adata.obs[params["groupby"]].value_counts(sort=False)
+    tested_genes = int(matrix.shape[1])
+    if isinstance(mask, str):
+        tested_genes = int(adata.var[mask].to_numpy().sum())
     return {
         "n_obs": int(adata.n_obs),
         "n_vars": int(adata.n_vars),
         "tested_matrix": tested,
         "matrix_type": f"{type(matrix).__name__} {matrix.dtype}",
-        "tested_genes": int(matrix.shape[1]),
+        "tested_genes": tested_genes,
+        "layer": params.get("layer"),
         "groupby": params["groupby"],
         "group_sizes": {str(label): int(size) for label, size in sizes.items()},
     }
@@ -131,7 +176,7 @@ def rank(args: argparse.Namespace) -> int:
         started=started,
         params={"groupby": args.groupby, **params},
         config={**comparison, **config},
-        data=_data_facts(adata, uns),
+        data=_data_facts(adata, uns, params.get("mask_var")),
     )
     if args.uns_out:
         write_uns_h5ad(

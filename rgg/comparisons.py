@@ -10,6 +10,7 @@ to fix it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,16 @@ TEST_PARAMETER_KEYS = (
     "pts", "mask_var",
 )  # fmt: skip
 _SELECTOR_KEYS = {"dataset": "datasets", "grouping": "groupings", "test": "tests"}
-#: Names the workflow uses itself inside the results folder.
+#: Names the workflow uses itself inside the results folder (datasets) and a dataset's folder.
 RESERVED_NAMES = frozenset({"markers.parquet", "logs", "benchmarks"})
+RESERVED_GROUPING_NAMES = frozenset({"annotated.h5ad"})
+#: The schema's pattern for names, checked again with fullmatch (JSON Schema's ``$`` lets a
+#: trailing newline through).
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+#: rank_genes_groups arguments that must not hide among LogisticRegression options.
+RESERVED_LOGREG_KEYS = frozenset(
+    {*TEST_PARAMETER_KEYS, "layer", "use_raw", "n_jobs", "key_added", "copy", "groupby"}
+)
 
 
 class ConfigError(ValueError):
@@ -119,9 +128,20 @@ def _as_list(names: str | Iterable[str]) -> list[str]:
 
 def _check_names(config: Mapping[str, Any]) -> None:
     datasets = config["datasets"]
+    for section in ("datasets", "groupings", "tests"):
+        for name in config[section]:
+            if not NAME_PATTERN.fullmatch(name):
+                msg = f"{section}: the name {name!r} has characters a file name cannot safely hold."
+                raise ConfigError(msg)
     for dataset in datasets:
         if dataset in RESERVED_NAMES:
             msg = f"dataset name {dataset!r} is used by the workflow's own outputs; choose another."
+            raise ConfigError(msg)
+    for grouping in config["groupings"]:
+        if grouping in RESERVED_GROUPING_NAMES:
+            msg = (
+                f"grouping name {grouping!r} is used by the workflow's own outputs; choose another."
+            )
             raise ConfigError(msg)
     for grouping, entry in config["groupings"].items():
         for dataset in (entry or {}).get("datasets") or ():
@@ -143,6 +163,13 @@ def _check_names(config: Mapping[str, Any]) -> None:
                         )
                         raise ConfigError(msg)
     for name, test in config["tests"].items():
+        clashes = sorted(set(test.get("logreg") or {}) & RESERVED_LOGREG_KEYS)
+        if clashes:
+            msg = (
+                f"tests.{name}.logreg sets {clashes}, which are rank_genes_groups parameters, not "
+                "LogisticRegression options; move them out of 'logreg'."
+            )
+            raise ConfigError(msg)
         if test.get("logreg") and test.get("method") != "logreg":
             msg = (
                 f"tests.{name} has 'logreg' options but method {test.get('method')!r}; "
@@ -179,7 +206,14 @@ def _check_data(config: Mapping[str, Any], comparisons: list[Comparison]) -> Non
         if not path.is_file():
             continue
         where = f"dataset {dataset!r} ({os.fspath(path)})"
-        header = h5ad_header(path)
+        try:
+            header = h5ad_header(path)
+        except (OSError, KeyError) as error:
+            msg = (
+                f"{where} is not a readable h5ad file ({error}); check the path, or write the "
+                "file again with anndata."
+            )
+            raise ConfigError(msg) from None
         _check_matrix(entry, header, where)
         for comparison in (c for c in comparisons if c.dataset == dataset):
             _check_comparison(config, comparison, header, path, where)
@@ -264,11 +298,19 @@ def describe_schema_error(error: Any) -> str:
         )
     if error.validator == "required":
         return f"{where}: {error.message}; see config/README.md."
-    if error.validator in {"pattern", "propertyNames"} or "does not match" in error.message:
+    if error.validator == "oneOf" and error.context:
+        from jsonschema.exceptions import best_match
+
+        return describe_schema_error(best_match(error.context))
+    if error.validator == "pattern" and schema.get("pattern") == r"\.html$":
+        return f"{where}: {error.instance!r} must end in .html."
+    if error.validator == "pattern" or "does not match" in error.message:
         return (
             f"{where}: {error.message}. Names of datasets, groupings and tests become file "
             "names: use letters, digits, '_', '.' and '-', starting with a letter or digit."
         )
+    if error.validator == "type" and "string" in _as_list(error.validator_value):
+        return f"{where}: {error.message}; quote labels and names that YAML reads as numbers or booleans (e.g. '0', 'yes')."
     return f"{where}: {error.message}"
 
 
@@ -285,7 +327,11 @@ def check_duplicate_keys(path: str | os.PathLike[str]) -> None:
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` merges, by design
+                continue
             key = loader.construct_object(key_node)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                continue  # complex keys: the schema refuses them later
             if key in seen:
                 msg = (
                     f"{os.fspath(path)}, line {key_node.start_mark.line + 1}: the key {key!r} "
@@ -297,5 +343,9 @@ def check_duplicate_keys(path: str | os.PathLike[str]) -> None:
         return loader.construct_mapping(node)
 
     _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    with open(path) as handle:
-        yaml.load(handle, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+    try:
+        with open(path) as handle:
+            yaml.load(handle, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+    except yaml.YAMLError as error:
+        msg = f"{os.fspath(path)} is not valid YAML: {' '.join(str(error).split())}"
+        raise ConfigError(msg) from None

@@ -70,6 +70,22 @@ def _one_cell_group(adata: ad.AnnData) -> None:
 
 
 CASES = {
+    "parameter of the wrong type": (
+        None,
+        ["--test-params", "{n_genes: abc}"],
+        "n_genes must be a int",
+    ),
+    "numeric reference label": (None, ["--test-params", "{reference: 0}"], "quote labels"),
+    "rgg parameter hidden in logreg": (
+        None,
+        ["--test-params", "{method: logreg, logreg: {method: wilcoxon}}"],
+        "are rank_genes_groups parameters",
+    ),
+    "unknown logreg option": (
+        None,
+        ["--test-params", "{method: logreg, logreg: {bogus: 1}}"],
+        "not all LogisticRegression parameters",
+    ),
     "missing file": (_missing, [], "no such file"),
     "not an h5ad": (_not_h5ad, [], "is not a readable h5ad file"),
     "truncated h5ad": (_truncated, [], "truncated file"),
@@ -170,3 +186,12 @@ def test_sparse_matrix_is_not_densified_for_errors(tmp_path: Path, capsys) -> No
     assert cli.main(["rank", str(data), "--groupby", "cell_type", "--out", str(out)]) == 2
     assert "holds 1 NaN or infinite values" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_json_floats_in_test_params_stay_numbers(tmp_path) -> None:
+    """JSON writes 1e-05, which YAML 1.1 would read as a string."""
+    out = tmp_path / "result.parquet"
+    params = '{"method": "logreg", "logreg": {"tol": 1e-05, "max_iter": 200}}'
+    argv = ["rank", str(GOOD), "--groupby", "cell_type", "--test-params", params, "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert rgg.io.read_results(out)[1]["tol"] == 1e-05

@@ -119,6 +119,10 @@ def test_rank_parameters_carry_dataset_matrix_and_logreg_options() -> None:
         ({"tests__wilcoxon__mask_var": "highly_variabel"}, "Did you mean 'highly_variable'"),
         ({"tests__vs-b__groups": ["NK", "Mono/Macr"]}, "names groups 'Mono/Macr'"),
         ({"datasets": {"markers.parquet": {"path": PBMC}}}, "used by the workflow's own outputs"),
+        ({"groupings__annotated.h5ad": None}, "used by the workflow's own outputs"),
+        ({"tests__t\n": {}}, "has characters a file name cannot safely hold"),
+        ({"tests__vs-b__logreg": {"method": "t-test"}}, "rank_genes_groups parameters"),
+        ({"datasets__synth__path": __file__}, "is not a readable h5ad file"),
     ],
 )
 def test_config_mistakes_are_named_with_the_fix(changes: dict[str, Any], message: str) -> None:
@@ -157,3 +161,19 @@ def test_a_reference_missing_from_a_grouping_suggests_an_exclude() -> None:
     message = str(info.value)
     assert "names reference 'B cell', which is not a group of obs['bulk_labels']" in message
     assert "comparisons.exclude: [{grouping: bulk_labels, test: vs-b}]" in message
+
+
+def test_duplicate_keys_are_refused_but_merge_keys_allowed(tmp_path) -> None:
+    from rgg.comparisons import check_duplicate_keys
+
+    merged = tmp_path / "merged.yaml"
+    merged.write_text("tests:\n  w: &w {method: wilcoxon}\n  w_tie: {<<: *w, tie_correct: true}\n")
+    check_duplicate_keys(merged)  # no error
+    duplicated = tmp_path / "duplicated.yaml"
+    duplicated.write_text("tests:\n  w: {}\n  t: {}\n  w: {method: logreg}\n")
+    with pytest.raises(ConfigError, match="line 4: the key 'w' appears twice"):
+        check_duplicate_keys(duplicated)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("tests: {w: [}\n")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        check_duplicate_keys(broken)

@@ -139,3 +139,11 @@ def test_collect_refuses_a_file_that_is_not_a_results_table(tmp_path: Path, caps
     assert cli.main(["collect", str(junk), "--out", str(out)]) == cli.EXIT_USAGE
     assert "is not a readable Parquet file" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_writing_a_view_leaves_it_a_view(tmp_path: Path) -> None:
+    adata = _ranked_synthetic()
+    view = adata[:100]
+    write_h5ad(view, tmp_path / "view.h5ad")
+    assert view.is_view
+    assert ad.read_h5ad(tmp_path / "view.h5ad").n_obs == 100

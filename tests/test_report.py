@@ -31,6 +31,7 @@ SCRIPT_LABEL = "<script>alert(1)</script>"
 IMG_LABEL = '"><img src=x onerror=alert(2)>'
 HOSTILE_GENE = "<b onmouseover=alert(4)>GENE</b>"
 DATASET = "<script>alert(3)</script>"
+MATH_LABEL = r"costs $5 or a$\x$"  # matplotlib would read $...$ as mathtext
 
 
 def _chromium() -> str:
@@ -62,7 +63,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     workdir = tmp_path_factory.mktemp("report")
     adata = rgg.datasets.synthetic()
     adata.obs["cell_type"] = adata.obs["cell_type"].cat.rename_categories(
-        {"B cell": SCRIPT_LABEL, "NK": IMG_LABEL}
+        {"B cell": SCRIPT_LABEL, "NK": IMG_LABEL, "DC": MATH_LABEL}
     )
     probe = adata.copy()
     rgg.rank_genes_groups(probe, "cell_type", method="t-test")
@@ -157,7 +158,7 @@ def test_report_renders_without_errors_or_network(browser_page) -> None:
 def test_hostile_text_renders_as_text(browser_page) -> None:
     page, _ = browser_page
     text = page.inner_text("body")
-    for hostile in (SCRIPT_LABEL, IMG_LABEL, DATASET, HOSTILE_GENE):
+    for hostile in (SCRIPT_LABEL, IMG_LABEL, DATASET, HOSTILE_GENE, MATH_LABEL):
         assert hostile in text
     assert page.locator("script").count() == 2  # the provenance JSON and the report's own code
     assert page.locator("img[src='x']").count() == 0
@@ -232,3 +233,40 @@ def test_provenance_in_parquet_and_h5ad(hostile_run: dict[str, Any]) -> None:
         hashlib.sha256(path.read_bytes()).hexdigest() for path in hostile_run["tables"]
     ]
     assert np.isin(SCRIPT_LABEL, annotated.obs["cell_type"].cat.categories)
+
+
+def test_sections_have_unique_ids_when_names_share_dashes() -> None:
+    """dataset 'a' + grouping 'b-c' and dataset 'a-b' + grouping 'c' must not share a section."""
+    import polars as pl
+
+    from rgg.io.parquet import COLUMNS
+    from rgg.report.build import _current_jobs
+    from rgg.report.data import comparison_views
+
+    table = pl.DataFrame(schema=COLUMNS)
+    records = [
+        {"dataset": "a", "grouping": "b-c", "test": "t", "params": {}},
+        {"dataset": "a-b", "grouping": "c", "test": "t", "params": {}},
+    ]
+    views = comparison_views(table, records)
+    assert len({view.anchor for view in views}) == 2
+    stale = [
+        {"job": job}
+        for job in ("rank/a/b-c/t", "rank/old/b-c/t", "annotate/a-b", "report", "collect")
+    ]
+    assert [r["job"] for r in _current_jobs(stale, views)] == [
+        "rank/a/b-c/t",
+        "annotate/a-b",
+        "collect",
+    ]
+
+
+def test_provenance_counts_masked_genes(tmp_path: Path) -> None:
+    pbmc = rgg.datasets.pbmc68k_reduced_path()
+    out = tmp_path / "masked.parquet"
+    argv = ["rank", str(pbmc), "--groupby", "bulk_labels", "--mask-var", "highly_variable"]
+    assert cli.main([*argv, "--no-use-raw", "--out", str(out)]) == 0
+    facts = read_provenance(out)["data"]
+    expected = int(rgg.datasets.pbmc68k_reduced().var["highly_variable"].sum())
+    assert facts["tested_genes"] == expected < facts["n_vars"]
+    assert facts["tested_matrix"] == "X"

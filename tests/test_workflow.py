@@ -114,7 +114,7 @@ def test_every_output_is_written(finished_run: Path) -> None:
         assert (results / dataset / "annotated.h5ad").is_file()
     report = (finished_run / "reports" / "rgg_report.html").read_text()
     for dataset, grouping, _, test in EXPECTED:
-        assert f'id="cmp-{dataset}-{grouping}-{test}"' in report
+        assert f"<h2>{dataset} &middot; {grouping} &middot; {test}</h2>" in report
     assert "CD4+/CD8+ T" in report
     benchmark = pd.read_csv(
         results / "benchmarks" / "rank" / "pbmc" / "bulk_labels" / "wilcoxon.tsv", sep="\t"

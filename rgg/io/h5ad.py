@@ -36,11 +36,14 @@ class _SlashedColumn:
 def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
     """Write ``adata`` to ``path`` atomically; DataFrames in ``uns`` may have ``/`` in labels.
 
-    ``adata`` is not modified (its ``uns`` is swapped for the duration of the write and
-    restored). Raises ``ValueError`` for labels that no HDF5 path can hold: an empty part
+    ``adata.uns`` is swapped for the duration of the write and restored (a view is copied
+    first); anndata's writer itself may convert string obs/var columns to categoricals in
+    place, as ``AnnData.write_h5ad`` always does. Raises ``ValueError`` for labels that no HDF5 path can hold: an empty part
     (``a//b``, ``/a``, ``a/``), ``.`` or ``..`` as a part, or a label that is also a prefix of
     another (``CD4`` and ``CD4/CD8`` in one table).
     """
+    if adata.is_view:  # swapping uns would turn the caller's view into a copy
+        adata = adata.copy()
     slashed: list[_SlashedColumn] = []
     safe_uns = _replace_slashed(adata.uns, "uns", slashed)
     with atomic_path(path) as temporary, _swapped_uns(adata, safe_uns):

@@ -114,9 +114,12 @@ def rgg_source() -> dict[str, Any]:
     source = Path(__file__).resolve().parents[2]
     record: dict[str, Any] = {"version": __version__, "git_commit": None, "git_dirty": None}
     try:
+        top = Path(_git(source, "rev-parse", "--show-toplevel").strip()).resolve()
+        if top != source:  # an installed copy inside some other repository
+            return record
         commit = _git(source, "rev-parse", "HEAD")
         status = _git(source, "status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.CalledProcessError):
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
         return record  # an installed wheel, or no git
     record["git_commit"] = commit.strip()
     record["git_dirty"] = bool(status.strip())

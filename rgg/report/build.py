@@ -76,7 +76,7 @@ def build_report(
         "comparisons": views,
         "sections": sections,
         "agreements": method_agreement(views, top_n),
-        "benchmarks": benchmark_records(benchmarks) if benchmarks else [],
+        "benchmarks": _current_jobs(benchmark_records(benchmarks), views) if benchmarks else [],
         "config_yaml": yaml.safe_dump(run_provenance.get("config") or {}, sort_keys=False),
         "run": run_provenance,
         "report": report_provenance,
@@ -92,6 +92,20 @@ def build_report(
     html = _environment().get_template("report.html.j2").render(**context)
     with atomic_path(out) as temporary:
         Path(temporary).write_text(html, encoding="utf-8")
+
+
+#: Parameters that belong to the dataset entry or the grouping, not to the test.
+DATASET_KEYS = frozenset({"groupby", "layer", "use_raw"})
+
+
+def _current_jobs(
+    records: list[dict[str, Any]], views: list[ComparisonView]
+) -> list[dict[str, Any]]:
+    """Benchmark records of this run's jobs; files of earlier configs may share the folder."""
+    jobs = {"collect"}
+    for view in views:
+        jobs |= {f"rank/{view.dataset}/{view.grouping}/{view.test}", f"annotate/{view.dataset}"}
+    return [record for record in records if record["job"] in jobs]
 
 
 def _used(name: str, views: list[ComparisonView]) -> bool:
@@ -149,7 +163,7 @@ def _comparison_section(view: ComparisonView, adata: Any, top_n: int) -> dict[st
         section["note"] = "The data file was not given to the report: no dot plot or heatmap."
         return section
     genes = list(dict.fromkeys(view.top(min(top_n, 5))["gene"].to_list()))
-    means, fractions = group_expression(adata, data["tested_matrix"], data["groupby"], genes)
+    means, fractions = group_expression(adata, data, genes)
     shown = [group for group in groups if group in means.index]
     section["dot_plot"] = plots.dot_plot(means, fractions, shown)
     section["heatmap"] = plots.heatmap(means, shown)
@@ -201,7 +215,7 @@ def _grouping_rows(views: list[ComparisonView]) -> list[dict[str, Any]]:
 def _test_rows(views: list[ComparisonView]) -> list[dict[str, Any]]:
     rows = {}
     for view in views:
-        params = {k: v for k, v in view.params.items() if k != "groupby"}
+        params = {k: v for k, v in view.params.items() if k not in DATASET_KEYS}
         rows.setdefault(
             view.test, {"test": view.test, "params": json.dumps(params, sort_keys=True)}
         )

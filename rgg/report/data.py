@@ -26,10 +26,7 @@ class ComparisonView:
     params: dict[str, Any]
     provenance: dict[str, Any]
     table: pl.DataFrame  # its rows of the long table
-
-    @property
-    def anchor(self) -> str:
-        return f"cmp-{self.dataset}-{self.grouping}-{self.test}"
+    anchor: str  # HTML id of its section: by position, names may contain '-'
 
     @property
     def method(self) -> str:
@@ -66,7 +63,7 @@ def comparison_views(
 ) -> list[ComparisonView]:
     """Split the combined table into comparisons, in the order of their records."""
     views = []
-    for record in records:
+    for position, record in enumerate(records):
         rows = table.filter(
             (pl.col("dataset") == record["dataset"])
             & (pl.col("grouping") == record["grouping"])
@@ -80,6 +77,7 @@ def comparison_views(
                 params=dict(record.get("params", {})),
                 provenance=dict(record.get("provenance", {})),
                 table=rows,
+                anchor=f"cmp-{position + 1}",
             )
         )
     return views
@@ -133,17 +131,19 @@ def _spearman(a: ComparisonView, b: ComparisonView, group: str, n: int) -> float
 
 
 def group_expression(
-    adata: Any, tested_matrix: str, groupby: str, genes: Sequence[str]
+    adata: Any, facts: Mapping[str, Any], genes: Sequence[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Mean value and fraction of non-zero cells of ``genes`` in each group of ``groupby``.
+    """Mean value and fraction of non-zero cells of ``genes`` in each group.
 
-    ``tested_matrix`` is as the provenance records it: ``X``, ``raw.X`` or ``layers['name']``.
-    Returns two frames, groups x genes (scanpy's dot plot: colour and size).
+    ``facts`` is the ``data`` part of a comparison's provenance: ``groupby``,
+    ``tested_matrix`` (``X``, ``raw.X`` or ``layers[...]``) and ``layer``. Returns two frames,
+    groups x genes (scanpy's dot plot: colour and size).
     """
-    if tested_matrix == "raw.X":
+    groupby = facts["groupby"]
+    if facts.get("layer") is not None:
+        names, matrix = adata.var_names, adata.layers[facts["layer"]]
+    elif facts["tested_matrix"] == "raw.X":
         names, matrix = adata.raw.var_names, adata.raw.X
-    elif tested_matrix.startswith("layers["):
-        names, matrix = adata.var_names, adata.layers[tested_matrix[8:-2]]
     else:
         names, matrix = adata.var_names, adata.X
     columns = names.get_indexer(list(genes))

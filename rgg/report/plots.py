@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -15,6 +17,17 @@ import pandas as pd
 import polars as pl
 
 
+def _plain_text(plot: Callable[..., str]) -> Callable[..., str]:
+    """Draw with mathtext off: a '$' in a gene name or label is a character, not LaTeX."""
+
+    @functools.wraps(plot)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        with plt.rc_context({"text.parse_math": False}):
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
 def to_data_uri(figure: plt.Figure) -> str:
     """The figure as a base64 PNG data URI; the figure is closed."""
     buffer = io.BytesIO()
@@ -23,6 +36,7 @@ def to_data_uri(figure: plt.Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+@_plain_text
 def dot_plot(means: pd.DataFrame, fractions: pd.DataFrame, groups: Sequence[str]) -> str:
     """Groups x top genes: dot size = fraction of cells expressing, colour = mean value."""
     means, fractions = means.loc[list(groups)], fractions.loc[list(groups)]
@@ -62,6 +76,7 @@ def dot_plot(means: pd.DataFrame, fractions: pd.DataFrame, groups: Sequence[str]
     return to_data_uri(figure)
 
 
+@_plain_text
 def heatmap(means: pd.DataFrame, groups: Sequence[str]) -> str:
     """Groups x top genes, each gene's group means as z-scores across groups."""
     values = means.loc[list(groups)].to_numpy(dtype=float)
@@ -81,6 +96,7 @@ def heatmap(means: pd.DataFrame, groups: Sequence[str]) -> str:
     return to_data_uri(figure)
 
 
+@_plain_text
 def volcano_grid(table: pl.DataFrame, groups: Sequence[str], n_labels: int = 3) -> str:
     """One volcano plot per group: log fold change against -log10 adjusted p-value."""
     n_columns = min(4, len(groups))

@@ -35,7 +35,11 @@ def logreg_scores(
     """
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(**kwds)
+    try:
+        clf = LogisticRegression(**kwds)
+    except TypeError as error:  # an option LogisticRegression does not have
+        msg = f"logreg options {dict(kwds)} are not all LogisticRegression parameters: {error}"
+        raise ValueError(msg) from error
     clf.fit(x, labels)
     coef = clf.coef_
     if len(group_codes) <= 2:

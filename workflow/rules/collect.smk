@@ -15,7 +15,7 @@ rule collect:
     benchmark:
         f"{RESULTS}/benchmarks/collect.tsv"
     params:
-        resolved_config=json.dumps(config, sort_keys=True),
+        resolved_config=recorded_config(),
         rgg_version=rgg.__version__,
     conda:
         RGG_ENV

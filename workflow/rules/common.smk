@@ -110,11 +110,21 @@ def rank_config_record(wildcards):
     return json.dumps(
         {
             "dataset_entry": config["datasets"][comparison.dataset],
-            "grouping_entry": config["groupings"][comparison.grouping] or {},
+            "grouping_column": groupby_column(config, comparison.grouping),
             "test_entry": config["tests"][comparison.test],
         },
         sort_keys=True,
     )
+
+
+def recorded_config():
+    """The resolved config for the combined table's provenance, as JSON.
+
+    Without `threads` and `report`, which do not change any result: changing them must not
+    rerun the collect job (and, after it, the report).
+    """
+    kept = {key: value for key, value in config.items() if key not in ("threads", "report")}
+    return json.dumps(kept, sort_keys=True)
 
 
 def rank_uns_key(wildcards):

@@ -26,6 +26,6 @@ rule rank:
         "rank {wildcards.dataset} by {wildcards.grouping} with test {wildcards.test}"
     shell:
         "rgg rank {input.h5ad:q} --groupby {params.groupby:q} --test-params {params.test:q}"
-        " --dataset {wildcards.dataset} --grouping {wildcards.grouping} --test {wildcards.test}"
-        " --key-added {params.key} --n-jobs {threads} --no-progress --record-config {params.record:q}"
+        " --dataset {wildcards.dataset:q} --grouping {wildcards.grouping:q} --test {wildcards.test:q}"
+        " --key-added {params.key:q} --n-jobs {threads} --no-progress --record-config {params.record:q}"
         " --out {output.table:q} --uns-out {output.uns:q} > {log:q} 2>&1"
