@@ -259,6 +259,10 @@ def test_lint_is_clean() -> None:
         ({"tests": {"wilcoxon": {"method": "wilcoxom"}}}, "Did you mean 'wilcoxon'"),
         ({"tests": {"wilcoxon": {"tie_corect": True}}}, "Did you mean 'tie_correct'"),
         ({"datasets": {"bad/name": {"path": "x.h5ad"}}}, "'bad/name' does not match"),
+        ({"datasets": {"..": {"path": "x.h5ad"}}}, "'..' does not match"),
+        ({"tests": {"a b": {}}}, "'a b' does not match"),
+        ({"tests": {"x;touch PWNED": {}}}, "does not match"),
+        ({"groupings": {"Zellé": {}}}, "'Zellé' does not match"),
         (
             {"groupings": {"types": {"column": "celltype", "datasets": ["synth"]}}},
             "Did you mean 'cell_type'",
@@ -383,7 +387,7 @@ def test_killed_run_resumes_to_identical_outputs(finished_run: Path, tmp_path: P
 
 
 def test_shell_characters_in_labels_are_data_not_code(tmp_path: Path) -> None:
-    hostile = 'it\'s $(touch PWNED) `touch PWNED2`; "x" | ../x'
+    hostile = 'it\'s $(touch PWNED) `touch PWNED2`; "x" | ../x Zellé β/γ'
     adata = rgg.datasets.synthetic()
     adata.obs["cell_type"] = adata.obs["cell_type"].cat.rename_categories({"NK": hostile})
     data = tmp_path / "hostile data.h5ad"  # a space in the path too
