@@ -65,7 +65,7 @@ def _boolean_column(adata: ad.AnnData) -> None:
 
 def _one_cell_group(adata: ad.AnnData) -> None:
     labels = adata.obs["cell_type"].cat.add_categories(["lonely", "empty"])
-    labels[0] = "lonely"
+    labels.iloc[0] = "lonely"
     adata.obs["cell_type"] = labels
 
 
