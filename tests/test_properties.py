@@ -67,8 +67,12 @@ def _no_tie_z(a: np.ndarray, b: np.ndarray) -> float:
     return (ranks[:n_a].sum() - expected) / sd
 
 
+#: Derandomized: CI sees the same 150 draws on every run, so a failure reproduces.
 PROPERTY_SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 
@@ -114,9 +118,13 @@ def test_welch_t_test_matches_ttest_ind(case) -> None:
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # SciPy on constant arms
             oracle = stats.ttest_ind(a, b, equal_var=False)
-        if not np.isfinite(oracle.statistic):  # both arms constant: scanpy stores t = 0, p = 1
+        if np.isnan(oracle.statistic):  # both arms constant and equal: scanpy's t = 0, p = 1
             assert result.loc[gene, "scores"] == 0
             assert result.loc[gene, "pvals"] == 1
+            continue
+        if np.isinf(oracle.statistic):  # both arms constant, means differ: t = +-inf, p = 0
+            assert result.loc[gene, "scores"] == oracle.statistic
+            assert result.loc[gene, "pvals"] == 0
             continue
         assert result.loc[gene, "scores"] == pytest.approx(oracle.statistic, rel=1e-5, abs=1e-9)
         assert result.loc[gene, "pvals"] == pytest.approx(oracle.pvalue, rel=1e-5, abs=1e-12)
