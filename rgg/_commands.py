@@ -40,9 +40,9 @@ def _check_types(config: dict[str, Any], where: str) -> None:
             not isinstance(value, types) or (bool not in types and isinstance(value, bool))
         )
         if wrong:
-            expected = " or ".join(t.__name__ for t in types)
+            expected = {str: "a string", list: "a list", int: "an integer", bool: "true or false"}
             hint = " (quote labels such as '0')" if types == (str,) else ""
-            msg = f"{where}: {key} must be a {expected}, got {value!r}{hint}."
+            msg = f"{where}: {key} must be {expected[types[0]]}, got {value!r}{hint}."
             raise ValueError(msg)
 
 
@@ -61,16 +61,19 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     if args.test_params:
         sources.append(("--test-params", args.test_params))
     for where, text in sources:
-        try:  # JSON first: YAML 1.1 reads JSON's 1e-05 as a string
-            config = json.loads(text) if where == "--test-params" else yaml.safe_load(text)
-        except json.JSONDecodeError:
-            config = None
-        try:
-            config = yaml.safe_load(text) if config is None else config
-            config = config or {}
-        except yaml.YAMLError as error:
-            msg = f"{where}: not valid YAML ({' '.join(str(error).split())})."
-            raise ValueError(msg) from error
+        config = None
+        if where == "--test-params":  # JSON first: YAML 1.1 reads JSON's 1e-05 as a string
+            try:
+                config = json.loads(text)
+            except json.JSONDecodeError:
+                config = None
+        if config is None:
+            try:
+                config = yaml.safe_load(text)
+            except yaml.YAMLError as error:
+                msg = f"{where}: not valid YAML ({' '.join(str(error).split())})."
+                raise ValueError(msg) from error
+        config = {} if config is None else config
         if not isinstance(config, dict):
             msg = f"{where}: test parameters are a mapping, got {type(config).__name__}."
             raise ValueError(msg)

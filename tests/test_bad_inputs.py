@@ -73,7 +73,7 @@ CASES = {
     "parameter of the wrong type": (
         None,
         ["--test-params", "{n_genes: abc}"],
-        "n_genes must be a int",
+        "n_genes must be an integer",
     ),
     "numeric reference label": (None, ["--test-params", "{reference: 0}"], "quote labels"),
     "rgg parameter hidden in logreg": (
@@ -195,3 +195,13 @@ def test_json_floats_in_test_params_stay_numbers(tmp_path) -> None:
     argv = ["rank", str(GOOD), "--groupby", "cell_type", "--test-params", params, "--out", str(out)]
     assert cli.main(argv) == 0
     assert rgg.io.read_results(out)[1]["tol"] == 1e-05
+
+
+def test_malformed_test_config_file_is_one_line(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "test.yaml"
+    config.write_text("method: [wilcoxon\n")
+    out = tmp_path / "result.parquet"
+    argv = ["rank", str(GOOD), "--groupby", "cell_type", "--test-config", str(config)]
+    assert cli.main([*argv, "--out", str(out)]) == cli.EXIT_USAGE
+    assert f"{config}: not valid YAML" in capsys.readouterr().err
+    assert not out.exists()
