@@ -387,7 +387,7 @@ def test_killed_run_resumes_to_identical_outputs(finished_run: Path, tmp_path: P
 
 
 def test_shell_characters_in_labels_are_data_not_code(tmp_path: Path) -> None:
-    hostile = 'it\'s $(touch PWNED) `touch PWNED2`; "x" | ../x Zellé β/γ'
+    hostile = 'it\'s $(touch PWNED) `touch PWNED2`; "x" | ../x Zellé β/γ'  # noqa: RUF001 (unicode on purpose)
     adata = rgg.datasets.synthetic()
     adata.obs["cell_type"] = adata.obs["cell_type"].cat.rename_categories({"NK": hostile})
     data = tmp_path / "hostile data.h5ad"  # a space in the path too
