@@ -8,6 +8,7 @@ annotated h5ad (``uns['rgg_provenance']``), so that a file found alone says how 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -26,11 +27,21 @@ from typing import Any
 PROVENANCE_VERSION = "1"
 
 
-def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 22) -> str:
-    """The sha256 hex digest of a file, read in chunks."""
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The sha256 hex digest of a file, read in chunks.
+
+    Remembered per (path, size, modification time) within a process, so a step that records
+    the same large input twice reads it once.
+    """
+    status = os.stat(path)
+    return _sha256(os.path.realpath(path), status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while block := handle.read(chunk_bytes):
+        while block := handle.read(1 << 22):
             digest.update(block)
     return digest.hexdigest()
 
