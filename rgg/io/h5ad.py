@@ -84,7 +84,10 @@ def read_uns_h5ad(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def matrix_nbytes(path: str | os.PathLike[str]) -> int:
-    """Bytes that ``X``, ``raw/X`` and all layers of an h5ad file take once loaded.
+    """Bytes that the arrays of an h5ad file take once loaded.
+
+    ``X``, ``raw/X``, the layers and the arrays in ``obsm``/``obsp``/``varm``/``varp`` (a
+    neighbour graph in ``obsp`` can rival X).
 
     Read from the HDF5 headers only (shapes, dtypes, sparse non-zero counts), so it costs
     nothing on large files; used to size a job's memory request.
@@ -94,8 +97,9 @@ def matrix_nbytes(path: str | os.PathLike[str]) -> int:
         for name in ("X", "raw/X"):
             if name in handle:
                 total += _element_nbytes(handle[name])
-        if "layers" in handle:
-            total += sum(_element_nbytes(layer) for layer in handle["layers"].values())
+        for group in ("layers", "obsm", "obsp", "varm", "varp"):
+            if group in handle:
+                total += sum(_element_nbytes(element) for element in handle[group].values())
     return total
 
 
