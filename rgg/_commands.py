@@ -29,7 +29,7 @@ RESERVED_LOGREG_KEYS = frozenset(
 _PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "method": (str,), "corr_method": (str,), "reference": (str,), "groups": (list,),
     "n_genes": (int,), "rankby_abs": (bool,), "pts": (bool,), "tie_correct": (bool,),
-    "mask_var": (str,), "layer": (str,), "use_raw": (bool,),
+    "mask_var": (str,), "layer": (str,), "use_raw": (bool,), "auroc": (bool,),
 }  # fmt: skip
 
 

@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 #: rank_genes_groups parameters a test config or an option may set.
 PARAMETER_KEYS = (
     "method", "corr_method", "reference", "groups", "n_genes", "rankby_abs", "pts",
-    "tie_correct", "mask_var", "layer", "use_raw",
+    "tie_correct", "mask_var", "layer", "use_raw", "auroc",
 )  # fmt: skip
 #: Keys of a test config: the parameters, plus LogisticRegression options.
 TEST_KEYS = (*PARAMETER_KEYS, "logreg")
@@ -82,7 +82,7 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
         description="Run rank_genes_groups on INPUT (an .h5ad file) and write the results as a "
         "long Parquet table (one row per group and ranked gene; columns dataset, grouping, "
         "test, method, group, reference, gene, rank, score, logfoldchange, pval, pval_adj, "
-        "pts, pts_rest) with the parameters in the file's metadata, and optionally "
+        "pts, pts_rest, auroc) with the parameters in the file's metadata, and optionally "
         "adata.uns[KEY] in scanpy's structure (--uns-out, for `rgg annotate`). Test "
         "parameters come from --test-config, then --test-params, then the options below; "
         "a later source wins. Outputs are written to a temporary name and renamed into place.",
@@ -121,6 +121,12 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     )
     rank.add_argument(
         "--tie-correct", action="store_true", default=None, help="tie-corrected Wilcoxon"
+    )
+    rank.add_argument(
+        "--auroc",
+        action="store_true",
+        default=None,
+        help="also report each gene's area under the ROC curve (not with logreg)",
     )
     rank.add_argument("--mask-var", help="boolean var column: test only these genes")
     rank.add_argument("--layer", help="test this layer (implies --no-use-raw)")

@@ -61,6 +61,8 @@ def rank_genes_groups_df(
         if is_logreg
         else ["names", "scores", "logfoldchanges", "pvals", "pvals_adj"]
     )
+    if "auroc" in result:  # rgg's opt-in field
+        columns.append("auroc")
 
     parts = []
     for name in groups:

@@ -58,6 +58,8 @@ class Plan:
         Position of the reference in ``group_labels``, or ``None`` for "rest".
     category_codes
         pandas category code of every cell (-1 for NaN), the labels logreg is fitted on.
+    auroc
+        Also compute the area under the ROC curve per gene and group (rgg's addition).
     """
 
     groupby: str
@@ -82,6 +84,7 @@ class Plan:
     key_added: str
     log1p_base: float | None
     logreg_kwds: Mapping[str, Any] = field(default_factory=dict)
+    auroc: bool = False
 
     @property
     def n_cells(self) -> int:
@@ -240,6 +243,7 @@ def build_plan(
     tie_correct: bool = False,
     layer: str | None = None,
     kwds: Mapping[str, Any] | None = None,
+    auroc: bool = False,
 ) -> Plan:
     """Check every argument of ``rank_genes_groups`` and resolve it, in scanpy's order.
 
@@ -261,6 +265,12 @@ def build_plan(
         rankby_abs = not kwds.pop("only_positive")
     if method not in METHODS:
         msg = f"Method must be one of {list(METHODS)}, got method={method!r}."
+        raise ValueError(msg)
+    if auroc and method == "logreg":
+        msg = (
+            "auroc=True needs rank sums, which logreg does not compute; use it with "
+            "method='wilcoxon' (no extra cost) or a t-test."
+        )
         raise ValueError(msg)
     if corr_method not in CORR_METHODS:
         msg = f"Correction method must be one of {list(CORR_METHODS)}, got corr_method={corr_method!r}."
@@ -390,4 +400,5 @@ def build_plan(
         key_added="rank_genes_groups" if key_added is None else key_added,
         log1p_base=None if base is None else float(base),
         logreg_kwds=kwds,
+        auroc=bool(auroc),
     )

@@ -14,6 +14,7 @@ FIELD_DTYPES: dict[str, str] = {
     "logfoldchanges": "float32",
     "pvals": "float64",
     "pvals_adj": "float64",
+    "auroc": "float64",  # rgg's opt-in addition (auroc=True); scanpy has no such field
 }
 
 
@@ -26,6 +27,7 @@ class GroupResult:
     pvals: np.ndarray | None = None
     pvals_adj: np.ndarray | None = None
     logfoldchanges: np.ndarray | None = None
+    auroc: np.ndarray | None = None
 
 
 def select_top_n(key: np.ndarray, n_top: int) -> np.ndarray:
@@ -57,7 +59,8 @@ def build_uns(
     """The dict scanpy stores under ``adata.uns[key_added]``.
 
     Keys: ``params``, then ``pts``/``pts_rest`` when given, then ``names``, ``scores`` and,
-    for tests with p-values, ``pvals``, ``pvals_adj`` and ``logfoldchanges``.
+    for tests with p-values, ``pvals``, ``pvals_adj`` and ``logfoldchanges``; ``auroc`` last
+    when computed.
     """
     uns: dict = {"params": params}
     if pts is not None:
@@ -71,11 +74,11 @@ def build_uns(
         order = select_top_n(key, n_top)
         fields["names"][result.label] = names[order]
         fields["scores"][result.label] = result.scores[order]
-        for field in ("pvals", "pvals_adj", "logfoldchanges"):
+        for field in ("pvals", "pvals_adj", "logfoldchanges", "auroc"):
             values = getattr(result, field)
             if values is not None:
                 fields[field][result.label] = values[order]
-    for field in ("names", "scores", "pvals", "pvals_adj", "logfoldchanges"):
+    for field in FIELD_DTYPES:
         if fields[field]:
             uns[field] = to_records(fields[field], FIELD_DTYPES[field])
     return uns

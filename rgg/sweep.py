@@ -59,7 +59,7 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
     n_codes = len(plan.n_per_code)
     shape = (n_genes, n_codes)
     with_m2 = plan.method in {"t-test", "t-test_overestim_var"}
-    wilcoxon = plan.method == "wilcoxon"
+    wilcoxon = plan.method == "wilcoxon" or plan.auroc  # rank sums are needed
     rest = plan.reference_index is None
     out = GeneSums(
         nnz=np.zeros(shape),

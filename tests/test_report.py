@@ -75,7 +75,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     rgg.io.write_h5ad(adata, data)
     tables, uns = [], []
     for test, options in (
-        ("wilcoxon", ["--method", "wilcoxon", "--pts", "--tie-correct"]),
+        ("wilcoxon", ["--method", "wilcoxon", "--pts", "--tie-correct", "--auroc"]),
         ("ttest", ["--method", "t-test", "--pts"]),
     ):
         tables.append(workdir / f"{test}.parquet")
@@ -171,6 +171,7 @@ def test_hostile_text_renders_as_text(browser_page) -> None:
 def test_marker_tables_sort_and_filter(browser_page) -> None:
     page, _ = browser_page
     table = page.locator("table.markers").first
+    assert table.locator("th", has_text="AUROC").count() == 1  # wilcoxon ran with --auroc
     header = table.locator("th", has_text="score")
 
     def scores() -> list[float]:

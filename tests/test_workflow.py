@@ -42,7 +42,7 @@ CONFIG: dict[str, Any] = {
         "types": {"column": "cell_type", "datasets": ["synth"]},
     },
     "tests": {
-        "wilcoxon": {"method": "wilcoxon", "tie_correct": True, "pts": True},
+        "wilcoxon": {"method": "wilcoxon", "tie_correct": True, "pts": True, "auroc": True},
         "t-test": {"method": "t-test_overestim_var", "pts": True, "n_genes": 40},
         "vs-b": {"method": "wilcoxon", "reference": "B cell", "corr_method": "bonferroni"},
         "logreg": {"method": "logreg", "logreg": {"max_iter": 300}},

@@ -13,7 +13,7 @@ import polars as pl
 from .atomic import atomic_path
 
 #: Stamped in every file's key-value metadata; readers refuse other versions.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the auroc column
 
 #: Columns of the long table, in order, with their types.
 COLUMNS: dict[str, pl.DataType] = {
@@ -31,6 +31,7 @@ COLUMNS: dict[str, pl.DataType] = {
     "pval_adj": pl.Float64(),
     "pts": pl.Float64(),
     "pts_rest": pl.Float64(),
+    "auroc": pl.Float64(),
 }
 
 
@@ -40,7 +41,7 @@ def results_table(
     """The long table of one ``rank_genes_groups`` result (``adata.uns[key]``).
 
     Rows follow the stored rank order, group after group in field order. Columns a method
-    does not produce (p-values and fold changes for logreg, ``pts``/``pts_rest`` when not
+    does not produce (p-values and fold changes for logreg; ``pts``/``pts_rest``/``auroc`` when not
     computed) are null.
     """
     labels = {"dataset": dataset, "grouping": grouping, "test": test}
@@ -62,6 +63,7 @@ def _group_rows(uns: Mapping[str, Any], group: str, labels: Mapping[str, str]) -
         ("logfoldchange", "logfoldchanges"),
         ("pval", "pvals"),
         ("pval_adj", "pvals_adj"),
+        ("auroc", "auroc"),
     ):
         columns[column] = np.asarray(uns[key][group]) if key in uns else [None] * n
     for key in ("pts", "pts_rest"):  # gene-indexed frames: look the ranked genes up

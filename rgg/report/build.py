@@ -147,6 +147,7 @@ def _comparison_section(view: ComparisonView, adata: Any, top_n: int) -> dict[st
         "rows": top.to_dicts(),
         "has_pvalues": view.method != "logreg",
         "has_pts": top["pts"].null_count() < top.height,
+        "has_auroc": top["auroc"].null_count() < top.height,
         "dot_plot": None,
         "heatmap": None,
         "volcano": None,

@@ -10,11 +10,13 @@ from .groupstats import GroupSummary, summarise_groups
 from .logreg import logreg_scores
 from .multitest import adjust_pvalues
 from .ttest import welch_ttest
-from .wilcoxon import wilcoxon_reference, wilcoxon_rest
+from .wilcoxon import auroc_reference, auroc_rest, wilcoxon_reference, wilcoxon_rest
 
 __all__ = [
     "GroupSummary",
     "adjust_pvalues",
+    "auroc_reference",
+    "auroc_rest",
     "log_fold_change",
     "logreg_scores",
     "summarise_groups",

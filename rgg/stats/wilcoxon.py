@@ -59,3 +59,22 @@ def wilcoxon_reference(
     ranksum = ustat + n * (n + 1) / 2.0  # rank sum within group + reference, exact
     tie_factor = 1.0 if tiesum is None else _tie_factor(tiesum, n + n_reference)
     return _z_and_p(ranksum, n, n_reference, tie_factor)
+
+
+def auroc_rest(ranksum: np.ndarray, n: float, n_cells: float) -> np.ndarray:
+    """Area under the ROC curve of each gene as a marker of the group against the rest.
+
+    The probability that a random cell of the group has a higher value than a random other
+    cell, ties counting one half: ``U / (n * (N - n))`` with ``U = R - n (n + 1) / 2`` from
+    the group's rank sum ``R`` among all ``N`` cells (midranks for ties).
+    """
+    n = np.float64(n)
+    n_rest = np.float64(n_cells) - n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (ranksum - n * (n + 1) / 2.0) / (n * n_rest)
+
+
+def auroc_reference(ustat: np.ndarray, n: float, n_reference: float) -> np.ndarray:
+    """Area under the ROC curve against the reference group: ``U / (n * n_ref)``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ustat / (np.float64(n) * np.float64(n_reference))
