@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
@@ -11,7 +12,7 @@ import numpy as np
 from . import stats
 from ._errors import NonFiniteValuesError
 from ._settings import numba_threads
-from ._types import CorrMethod, Method
+from ._types import CorrMethod, CorrScope, Method
 from .plan import Plan, build_plan
 from .results import GroupResult, build_uns, fraction_frame
 from .sweep import GeneSums, sweep
@@ -46,6 +47,7 @@ def rank_genes_groups(
     layer: str | None = None,
     n_jobs: int | None = None,
     auroc: bool = False,
+    corr_scope: CorrScope = "group",
     **kwds: Any,
 ) -> AnnData | None:
     """Rank genes for characterizing groups; a drop-in for ``scanpy.tl.rank_genes_groups``.
@@ -99,6 +101,11 @@ def rank_genes_groups(
         presto and scran report it. Free with ``'wilcoxon'`` (from its rank sums); the
         t-tests run the rank-sum kernels in addition; not available for logreg. rgg's
         addition; scanpy's consumers ignore the extra field.
+    corr_scope
+        ``'group'`` (default, scanpy): each group's p-values are corrected over the tested
+        genes on their own. ``'all'``: the p-values of all reported groups are corrected
+        together (genes x groups tests), the stricter choice when markers of all groups are
+        reported at once. rgg's addition; stored as ``params['corr_scope']`` when ``'all'``.
     **kwds
         Passed to :class:`sklearn.linear_model.LogisticRegression` for ``method='logreg'``.
 
@@ -143,6 +150,7 @@ def rank_genes_groups(
         layer=layer,
         kwds=kwds,
         auroc=auroc,
+        corr_scope=corr_scope,
     )
     with numba_threads(n_jobs):
         uns = compute(plan)
@@ -165,15 +173,29 @@ def compute(plan: Plan) -> dict:
         plan.n_per_code, sums.nnz, sums.sums, sums.m2, plan.n_groups, plan.reference_index
     )
     results = [_test_group(plan, sums, summary, g) for g in plan.reported_groups]
+    if plan.corr_scope == "all":
+        results = _adjust_jointly(results, plan.corr_method)
+    params = plan.params()
+    if plan.corr_scope != "group":
+        params["corr_scope"] = plan.corr_scope
     pts = pts_rest = None
     if plan.pts:
         pts = fraction_frame(summary.frac, plan.var_names, plan.group_labels)
         if plan.reference_index is None:
             pts_rest = fraction_frame(summary.frac_other, plan.var_names, plan.group_labels)
     return build_uns(
-        plan.params(), results, plan.var_names, plan.n_genes,
+        params, results, plan.var_names, plan.n_genes,
         rankby_abs=plan.rankby_abs, pts=pts, pts_rest=pts_rest,
     )  # fmt: skip
+
+
+def _adjust_jointly(results: list[GroupResult], corr_method: str) -> list[GroupResult]:
+    """Correct the p-values of all groups as one family (genes x groups tests)."""
+    if not results:
+        return results
+    joint = stats.adjust_pvalues(np.concatenate([r.pvals for r in results]), corr_method)
+    parts = np.split(joint, len(results))
+    return [dataclasses.replace(r, pvals_adj=part) for r, part in zip(results, parts, strict=True)]
 
 
 def _check_values(sums: GeneSums) -> None:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from ._types import CORR_METHODS, METHODS
+from ._types import CORR_METHODS, CORR_SCOPES, METHODS
 
 #: Exit code of a user error (bad input, bad option); argparse uses it for usage errors too.
 EXIT_USAGE = 2
@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 #: rank_genes_groups parameters a test config or an option may set.
 PARAMETER_KEYS = (
     "method", "corr_method", "reference", "groups", "n_genes", "rankby_abs", "pts",
-    "tie_correct", "mask_var", "layer", "use_raw", "auroc",
+    "tie_correct", "mask_var", "layer", "use_raw", "auroc", "corr_scope",
 )  # fmt: skip
 #: Keys of a test config: the parameters, plus LogisticRegression options.
 TEST_KEYS = (*PARAMETER_KEYS, "logreg")
@@ -109,6 +109,12 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
         "--corr-method",
         choices=CORR_METHODS,
         help="p-value correction (default: benjamini-hochberg)",
+    )
+    rank.add_argument(
+        "--corr-scope",
+        choices=CORR_SCOPES,
+        help="correct each group's p-values on their own ('group', default, as scanpy) or all "
+        "groups' together ('all')",
     )
     rank.add_argument("--reference", help="'rest' (default) or a group to compare against")
     rank.add_argument("--groups", nargs="+", help="groups to report (default: all)")

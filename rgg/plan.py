@@ -21,7 +21,7 @@ from ._errors import (
     UnknownGroupError,
     did_you_mean,
 )
-from ._types import CORR_METHODS, METHODS, Matrix
+from ._types import CORR_METHODS, CORR_SCOPES, METHODS, Matrix
 from .matrix import is_supported
 
 logger = logging.getLogger("rgg")
@@ -60,6 +60,9 @@ class Plan:
         pandas category code of every cell (-1 for NaN), the labels logreg is fitted on.
     auroc
         Also compute the area under the ROC curve per gene and group (rgg's addition).
+    corr_scope
+        ``'group'`` (scanpy: each group's p-values corrected on their own) or ``'all'`` (all
+        groups' p-values corrected together; rgg's addition).
     """
 
     groupby: str
@@ -85,6 +88,7 @@ class Plan:
     log1p_base: float | None
     logreg_kwds: Mapping[str, Any] = field(default_factory=dict)
     auroc: bool = False
+    corr_scope: str = "group"
 
     @property
     def n_cells(self) -> int:
@@ -244,6 +248,7 @@ def build_plan(
     layer: str | None = None,
     kwds: Mapping[str, Any] | None = None,
     auroc: bool = False,
+    corr_scope: str = "group",
 ) -> Plan:
     """Check every argument of ``rank_genes_groups`` and resolve it, in scanpy's order.
 
@@ -265,6 +270,12 @@ def build_plan(
         rankby_abs = not kwds.pop("only_positive")
     if method not in METHODS:
         msg = f"Method must be one of {list(METHODS)}, got method={method!r}."
+        raise ValueError(msg)
+    if corr_scope not in CORR_SCOPES:
+        msg = (
+            f"corr_scope must be one of {list(CORR_SCOPES)}, got {corr_scope!r}: 'group' corrects "
+            "each group's p-values on their own (scanpy), 'all' corrects all groups together."
+        )
         raise ValueError(msg)
     if auroc and method == "logreg":
         msg = (
@@ -401,4 +412,5 @@ def build_plan(
         log1p_base=None if base is None else float(base),
         logreg_kwds=kwds,
         auroc=bool(auroc),
+        corr_scope=corr_scope,
     )
