@@ -30,7 +30,7 @@ _PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "method": (str,), "corr_method": (str,), "reference": (str,), "groups": (list,),
     "n_genes": (int,), "rankby_abs": (bool,), "pts": (bool,), "tie_correct": (bool,),
     "mask_var": (str,), "layer": (str,), "use_raw": (bool,), "auroc": (bool,),
-    "corr_scope": (str,),
+    "corr_scope": (str,), "rest_scope": (str,),
 }  # fmt: skip
 
 

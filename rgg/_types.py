@@ -11,8 +11,11 @@ Method = Literal["logreg", "t-test", "wilcoxon", "t-test_overestim_var"]
 CorrMethod = Literal["benjamini-hochberg", "bonferroni"]
 #: Over which p-values a correction runs: each group's own (scanpy), or all groups' together.
 CorrScope = Literal["group", "all"]
+#: What "rest" holds in one-vs-rest mode: every other cell (scanpy), or the other selected groups.
+RestScope = Literal["all", "groups"]
 Matrix = np.ndarray | sparse.csr_matrix | sparse.csc_matrix | sparse.csr_array | sparse.csc_array
 
 METHODS: tuple[str, ...] = get_args(Method)
 CORR_METHODS: tuple[str, ...] = get_args(CorrMethod)
 CORR_SCOPES: tuple[str, ...] = get_args(CorrScope)
+REST_SCOPES: tuple[str, ...] = get_args(RestScope)

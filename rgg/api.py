@@ -12,7 +12,7 @@ import numpy as np
 from . import stats
 from ._errors import NonFiniteValuesError
 from ._settings import numba_threads
-from ._types import CorrMethod, CorrScope, Method
+from ._types import CorrMethod, CorrScope, Method, RestScope
 from .plan import Plan, build_plan
 from .results import GroupResult, build_uns, fraction_frame
 from .sweep import GeneSums, sweep
@@ -48,6 +48,7 @@ def rank_genes_groups(
     n_jobs: int | None = None,
     auroc: bool = False,
     corr_scope: CorrScope = "group",
+    rest_scope: RestScope = "all",
     **kwds: Any,
 ) -> AnnData | None:
     """Rank genes for characterizing groups; a drop-in for ``scanpy.tl.rank_genes_groups``.
@@ -106,6 +107,11 @@ def rank_genes_groups(
         genes on their own. ``'all'``: the p-values of all reported groups are corrected
         together (genes x groups tests), the stricter choice when markers of all groups are
         reported at once. rgg's addition; stored as ``params['corr_scope']`` when ``'all'``.
+    rest_scope
+        With ``reference='rest'``: ``'all'`` (default, scanpy) compares each group with every
+        other cell; ``'groups'`` only with the cells of the other groups in ``groups`` (cells
+        of unselected groups and with no label take no part; scanpy issue 1519). rgg's
+        addition; stored as ``params['rest_scope']`` when ``'groups'``.
     **kwds
         Passed to :class:`sklearn.linear_model.LogisticRegression` for ``method='logreg'``.
 
@@ -151,6 +157,7 @@ def rank_genes_groups(
         kwds=kwds,
         auroc=auroc,
         corr_scope=corr_scope,
+        rest_scope=rest_scope,
     )
     with numba_threads(n_jobs):
         uns = compute(plan)
@@ -178,6 +185,8 @@ def compute(plan: Plan) -> dict:
     params = plan.params()
     if plan.corr_scope != "group":
         params["corr_scope"] = plan.corr_scope
+    if plan.rest_scope != "all":
+        params["rest_scope"] = plan.rest_scope
     pts = pts_rest = None
     if plan.pts:
         pts = fraction_frame(summary.frac, plan.var_names, plan.group_labels)
@@ -215,13 +224,13 @@ def _test_group(plan: Plan, sums: GeneSums, summary: stats.GroupSummary, g: int)
     n = summary.n[g]
     auroc = None
     if plan.auroc and plan.reference_index is None:
-        auroc = stats.auroc_rest(sums.ranksums[:, g], n, plan.n_cells)
+        auroc = stats.auroc_rest(sums.ranksums[:, g], n, plan.n_ranked)
     elif plan.auroc:
         auroc = stats.auroc_reference(sums.ustats[:, g], n, summary.n[plan.reference_index])
     if plan.method == "wilcoxon":
         if plan.reference_index is None:
             tiesum = sums.tiesums if plan.tie_correct else None
-            scores, pvals = stats.wilcoxon_rest(sums.ranksums[:, g], n, plan.n_cells, tiesum)
+            scores, pvals = stats.wilcoxon_rest(sums.ranksums[:, g], n, plan.n_ranked, tiesum)
         else:
             n_ref = summary.n[plan.reference_index]
             _hint_small_groups(n, n_ref)

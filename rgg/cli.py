@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from ._types import CORR_METHODS, CORR_SCOPES, METHODS
+from ._types import CORR_METHODS, CORR_SCOPES, METHODS, REST_SCOPES
 
 #: Exit code of a user error (bad input, bad option); argparse uses it for usage errors too.
 EXIT_USAGE = 2
@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 #: rank_genes_groups parameters a test config or an option may set.
 PARAMETER_KEYS = (
     "method", "corr_method", "reference", "groups", "n_genes", "rankby_abs", "pts",
-    "tie_correct", "mask_var", "layer", "use_raw", "auroc", "corr_scope",
+    "tie_correct", "mask_var", "layer", "use_raw", "auroc", "corr_scope", "rest_scope",
 )  # fmt: skip
 #: Keys of a test config: the parameters, plus LogisticRegression options.
 TEST_KEYS = (*PARAMETER_KEYS, "logreg")
@@ -117,6 +117,12 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
         "groups' together ('all')",
     )
     rank.add_argument("--reference", help="'rest' (default) or a group to compare against")
+    rank.add_argument(
+        "--rest-scope",
+        choices=REST_SCOPES,
+        help="with reference 'rest': every other cell ('all', default, as scanpy) or only the "
+        "other groups of --groups ('groups')",
+    )
     rank.add_argument("--groups", nargs="+", help="groups to report (default: all)")
     rank.add_argument("--n-genes", type=int, help="genes per group in the table (default: all)")
     rank.add_argument(

@@ -21,7 +21,7 @@ from ._errors import (
     UnknownGroupError,
     did_you_mean,
 )
-from ._types import CORR_METHODS, CORR_SCOPES, METHODS, Matrix
+from ._types import CORR_METHODS, CORR_SCOPES, METHODS, REST_SCOPES, Matrix
 from .matrix import is_supported
 
 logger = logging.getLogger("rgg")
@@ -63,6 +63,9 @@ class Plan:
     corr_scope
         ``'group'`` (scanpy: each group's p-values corrected on their own) or ``'all'`` (all
         groups' p-values corrected together; rgg's addition).
+    rest_scope
+        One-vs-rest only: ``'all'`` (scanpy: the rest is every other cell) or ``'groups'`` (the
+        rest is the other *selected* groups; rgg's addition).
     """
 
     groupby: str
@@ -89,11 +92,17 @@ class Plan:
     logreg_kwds: Mapping[str, Any] = field(default_factory=dict)
     auroc: bool = False
     corr_scope: str = "group"
+    rest_scope: str = "all"
 
     @property
     def n_cells(self) -> int:
         """Rows of the tested matrix."""
         return int(self.cell_codes.shape[0])
+
+    @property
+    def n_ranked(self) -> int:
+        """Cells that take part in the comparison (all cells, unless ``rest_scope='groups'``)."""
+        return int(self.n_per_code.sum())
 
     @property
     def n_groups(self) -> int:
@@ -249,6 +258,7 @@ def build_plan(
     kwds: Mapping[str, Any] | None = None,
     auroc: bool = False,
     corr_scope: str = "group",
+    rest_scope: str = "all",
 ) -> Plan:
     """Check every argument of ``rank_genes_groups`` and resolve it, in scanpy's order.
 
@@ -275,6 +285,12 @@ def build_plan(
         msg = (
             f"corr_scope must be one of {list(CORR_SCOPES)}, got {corr_scope!r}: 'group' corrects "
             "each group's p-values on their own (scanpy), 'all' corrects all groups together."
+        )
+        raise ValueError(msg)
+    if rest_scope not in REST_SCOPES:
+        msg = (
+            f"rest_scope must be one of {list(REST_SCOPES)}, got {rest_scope!r}: 'all' compares "
+            "each group with every other cell (scanpy), 'groups' with the other selected groups."
         )
         raise ValueError(msg)
     if auroc and method == "logreg":
@@ -379,8 +395,9 @@ def build_plan(
     cell_codes = code_of_category[category_codes]
     n_codes = len(positions)
     if reference_index is None:
-        cell_codes[cell_codes < 0] = len(positions)  # unselected and NaN cells form "rest"
-        n_codes += 1
+        if rest_scope == "all":
+            cell_codes[cell_codes < 0] = len(positions)  # unselected and NaN cells: "rest"
+        n_codes += 1  # the remainder code (empty when the rest is the selected groups only)
     n_per_code = np.bincount(cell_codes[cell_codes >= 0], minlength=n_codes).astype(np.int64)
 
     n_tested = len(genes)
@@ -413,4 +430,5 @@ def build_plan(
         logreg_kwds=kwds,
         auroc=bool(auroc),
         corr_scope=corr_scope,
+        rest_scope=rest_scope,
     )
