@@ -31,6 +31,7 @@ _PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "n_genes": (int,), "rankby_abs": (bool,), "pts": (bool,), "tie_correct": (bool,),
     "mask_var": (str,), "layer": (str,), "use_raw": (bool,), "auroc": (bool,),
     "corr_scope": (str,), "rest_scope": (str,),
+    "fold_change": (str,),
 }  # fmt: skip
 
 

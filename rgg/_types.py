@@ -13,9 +13,12 @@ CorrMethod = Literal["benjamini-hochberg", "bonferroni"]
 CorrScope = Literal["group", "all"]
 #: What "rest" holds in one-vs-rest mode: every other cell (scanpy), or the other selected groups.
 RestScope = Literal["all", "groups"]
+#: How log fold changes are formed: from mean log values (scanpy) or mean expm1 values (Seurat).
+FoldChange = Literal["log_mean", "expm1_mean"]
 Matrix = np.ndarray | sparse.csr_matrix | sparse.csc_matrix | sparse.csr_array | sparse.csc_array
 
 METHODS: tuple[str, ...] = get_args(Method)
 CORR_METHODS: tuple[str, ...] = get_args(CorrMethod)
 CORR_SCOPES: tuple[str, ...] = get_args(CorrScope)
 REST_SCOPES: tuple[str, ...] = get_args(RestScope)
+FOLD_CHANGES: tuple[str, ...] = get_args(FoldChange)

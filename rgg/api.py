@@ -12,7 +12,7 @@ import numpy as np
 from . import stats
 from ._errors import NonFiniteValuesError
 from ._settings import numba_threads
-from ._types import CorrMethod, CorrScope, Method, RestScope
+from ._types import CorrMethod, CorrScope, FoldChange, Method, RestScope
 from .plan import Plan, build_plan
 from .results import GroupResult, build_uns, fraction_frame
 from .sweep import GeneSums, sweep
@@ -49,6 +49,7 @@ def rank_genes_groups(
     auroc: bool = False,
     corr_scope: CorrScope = "group",
     rest_scope: RestScope = "all",
+    fold_change: FoldChange = "log_mean",
     **kwds: Any,
 ) -> AnnData | None:
     """Rank genes for characterizing groups; a drop-in for ``scanpy.tl.rank_genes_groups``.
@@ -112,6 +113,12 @@ def rank_genes_groups(
         other cell; ``'groups'`` only with the cells of the other groups in ``groups`` (cells
         of unselected groups and with no label take no part; scanpy issue 1519). rgg's
         addition; stored as ``params['rest_scope']`` when ``'groups'``.
+    fold_change
+        ``'log_mean'`` (default, scanpy): ``log2(expm1(mean of log values))`` ratios, an
+        approximation. ``'expm1_mean'`` (Seurat): ``log2(mean(expm1(x)) + 1) -
+        log2(mean(expm1(y)) + 1)`` from the normalised values cell by cell (scanpy issue
+        864); honours ``adata.uns['log1p']['base']``. rgg's addition; stored as
+        ``params['fold_change']`` when not the default.
     **kwds
         Passed to :class:`sklearn.linear_model.LogisticRegression` for ``method='logreg'``.
 
@@ -158,6 +165,7 @@ def rank_genes_groups(
         auroc=auroc,
         corr_scope=corr_scope,
         rest_scope=rest_scope,
+        fold_change=fold_change,
     )
     with numba_threads(n_jobs):
         uns = compute(plan)
@@ -187,6 +195,8 @@ def compute(plan: Plan) -> dict:
         params["corr_scope"] = plan.corr_scope
     if plan.rest_scope != "all":
         params["rest_scope"] = plan.rest_scope
+    if plan.fold_change != "log_mean":
+        params["fold_change"] = plan.fold_change
     pts = pts_rest = None
     if plan.pts:
         pts = fraction_frame(summary.frac, plan.var_names, plan.group_labels)
@@ -247,11 +257,21 @@ def _test_group(plan: Plan, sums: GeneSums, summary: stats.GroupSummary, g: int)
         scores=scores,
         pvals=pvals,
         pvals_adj=stats.adjust_pvalues(pvals, plan.corr_method),
-        logfoldchanges=stats.log_fold_change(
-            summary.mean[g], summary.mean_other[g], plan.log1p_base
-        ),
+        logfoldchanges=_fold_change(plan, sums, summary, g),
         auroc=auroc,
     )
+
+
+def _fold_change(plan: Plan, sums: GeneSums, summary: stats.GroupSummary, g: int) -> np.ndarray:
+    if plan.fold_change == "log_mean":
+        return stats.log_fold_change(summary.mean[g], summary.mean_other[g], plan.log1p_base)
+    totals = sums.expm1_sums
+    mean = totals[:, g] / summary.n[g]
+    if plan.reference_index is None:
+        other = (totals.sum(axis=1) - totals[:, g]) / summary.n_other[g]
+    else:
+        other = totals[:, plan.reference_index] / summary.n[plan.reference_index]
+    return stats.expm1_mean_fold_change(mean, other)
 
 
 def _hint_small_groups(n: float, n_ref: float) -> None:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from ._types import CORR_METHODS, CORR_SCOPES, METHODS, REST_SCOPES
+from ._types import CORR_METHODS, CORR_SCOPES, FOLD_CHANGES, METHODS, REST_SCOPES
 
 #: Exit code of a user error (bad input, bad option); argparse uses it for usage errors too.
 EXIT_USAGE = 2
@@ -22,6 +22,7 @@ EXIT_USAGE = 2
 PARAMETER_KEYS = (
     "method", "corr_method", "reference", "groups", "n_genes", "rankby_abs", "pts",
     "tie_correct", "mask_var", "layer", "use_raw", "auroc", "corr_scope", "rest_scope",
+    "fold_change",
 )  # fmt: skip
 #: Keys of a test config: the parameters, plus LogisticRegression options.
 TEST_KEYS = (*PARAMETER_KEYS, "logreg")
@@ -133,6 +134,12 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     )
     rank.add_argument(
         "--tie-correct", action="store_true", default=None, help="tie-corrected Wilcoxon"
+    )
+    rank.add_argument(
+        "--fold-change",
+        choices=FOLD_CHANGES,
+        help="log fold change from the mean of log values ('log_mean', default, as scanpy) or "
+        "of expm1 values ('expm1_mean', as Seurat)",
     )
     rank.add_argument(
         "--auroc",

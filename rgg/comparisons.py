@@ -22,6 +22,7 @@ from ._errors import did_you_mean
 TEST_PARAMETER_KEYS = (
     "method", "corr_method", "tie_correct", "reference", "groups", "n_genes", "rankby_abs",
     "pts", "mask_var", "auroc", "corr_scope", "rest_scope",
+    "fold_change",
 )  # fmt: skip
 _SELECTOR_KEYS = {"dataset": "datasets", "grouping": "groupings", "test": "tests"}
 #: Names the workflow uses itself inside the results folder (datasets) and a dataset's folder.

@@ -21,7 +21,7 @@ from ._errors import (
     UnknownGroupError,
     did_you_mean,
 )
-from ._types import CORR_METHODS, CORR_SCOPES, METHODS, REST_SCOPES, Matrix
+from ._types import CORR_METHODS, CORR_SCOPES, FOLD_CHANGES, METHODS, REST_SCOPES, Matrix
 from .matrix import is_supported
 
 logger = logging.getLogger("rgg")
@@ -66,6 +66,8 @@ class Plan:
     rest_scope
         One-vs-rest only: ``'all'`` (scanpy: the rest is every other cell) or ``'groups'`` (the
         rest is the other *selected* groups; rgg's addition).
+    fold_change
+        ``'log_mean'`` (scanpy) or ``'expm1_mean'`` (Seurat; rgg's addition).
     """
 
     groupby: str
@@ -93,6 +95,7 @@ class Plan:
     auroc: bool = False
     corr_scope: str = "group"
     rest_scope: str = "all"
+    fold_change: str = "log_mean"
 
     @property
     def n_cells(self) -> int:
@@ -259,6 +262,7 @@ def build_plan(
     auroc: bool = False,
     corr_scope: str = "group",
     rest_scope: str = "all",
+    fold_change: str = "log_mean",
 ) -> Plan:
     """Check every argument of ``rank_genes_groups`` and resolve it, in scanpy's order.
 
@@ -291,6 +295,13 @@ def build_plan(
         msg = (
             f"rest_scope must be one of {list(REST_SCOPES)}, got {rest_scope!r}: 'all' compares "
             "each group with every other cell (scanpy), 'groups' with the other selected groups."
+        )
+        raise ValueError(msg)
+    if fold_change not in FOLD_CHANGES:
+        msg = (
+            f"fold_change must be one of {list(FOLD_CHANGES)}, got {fold_change!r}: 'log_mean' "
+            "from the mean of the log values (scanpy), 'expm1_mean' from the mean of expm1 "
+            "values (Seurat)."
         )
         raise ValueError(msg)
     if auroc and method == "logreg":
@@ -431,4 +442,5 @@ def build_plan(
         auroc=bool(auroc),
         corr_scope=corr_scope,
         rest_scope=rest_scope,
+        fold_change=fold_change,
     )

@@ -34,6 +34,8 @@ class GeneSums:
         (against a reference).
     n_nonfinite, n_negative, n_fractional
         Counts over the tested stored values (see :func:`rgg.kernels.scan_values`).
+    expm1_sums
+        Sums of ``expm1`` of the values (undoing log1p), for Seurat's fold change.
     """
 
     nnz: np.ndarray
@@ -42,6 +44,7 @@ class GeneSums:
     ranksums: np.ndarray | None = None
     ustats: np.ndarray | None = None
     tiesums: np.ndarray | None = None
+    expm1_sums: np.ndarray | None = None
     n_nonfinite: int = 0
     n_negative: int = 0
     n_fractional: int = 0
@@ -68,7 +71,9 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
         ranksums=np.zeros(shape) if wilcoxon and rest else None,
         ustats=np.zeros(shape) if wilcoxon and not rest else None,
         tiesums=(np.zeros(n_genes) if rest else np.zeros(shape)) if wilcoxon else None,
+        expm1_sums=np.zeros(shape) if plan.fold_change == "expm1_mean" else None,
     )
+    log_base = np.log(plan.log1p_base) if plan.log1p_base is not None else 1.0
     no_m2 = np.zeros((0, n_codes))
     codes = plan.cell_codes
     block_nnz = matrix.DEFAULT_BLOCK_NNZ if block_nnz is None else block_nnz
@@ -89,6 +94,11 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
             block.indptr, block.rows, block.data, block.cols, codes, plan.n_per_code,
             with_m2, out.nnz[part], out.sums[part], out.m2[part] if with_m2 else no_m2,
         )  # fmt: skip
+        if out.expm1_sums is not None:
+            kernels.accumulate_expm1_csc(
+                block.indptr, block.rows, block.data, block.cols, codes, log_base,
+                out.expm1_sums[part],
+            )  # fmt: skip
         if wilcoxon and rest:
             kernels.ranksum_rest_csc(
                 block.indptr, block.rows, block.data, block.cols, codes, plan.n_per_code,

@@ -5,7 +5,7 @@ NumPy level only: no AnnData, no I/O.
 
 from __future__ import annotations
 
-from .foldchange import log_fold_change
+from .foldchange import expm1_mean_fold_change, log_fold_change
 from .groupstats import GroupSummary, summarise_groups
 from .logreg import logreg_scores
 from .multitest import adjust_pvalues
@@ -17,6 +17,7 @@ __all__ = [
     "adjust_pvalues",
     "auroc_reference",
     "auroc_rest",
+    "expm1_mean_fold_change",
     "log_fold_change",
     "logreg_scores",
     "summarise_groups",

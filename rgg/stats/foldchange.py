@@ -1,4 +1,4 @@
-"""scanpy's log2 fold change: from mean log-expression values, with a 1e-9 pseudo-count."""
+"""log2 fold changes: scanpy's (from mean log values) and Seurat's (from mean expm1 values)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,13 @@ def log_fold_change(
             return np.expm1(x * factor)
 
     return np.log2((expm1(mean) + 1e-9) / (expm1(mean_other) + 1e-9))
+
+
+def expm1_mean_fold_change(mean_expm1: np.ndarray, mean_expm1_other: np.ndarray) -> np.ndarray:
+    """Seurat's ``log2(mean(expm1(x)) + 1) - log2(mean(expm1(y)) + 1)``.
+
+    The means are of the normalised values recovered cell by cell (``expm1`` of the log
+    values), not ``expm1`` of the mean log value as in scanpy (scanpy issue 864).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.log2(mean_expm1 + 1.0) - np.log2(mean_expm1_other + 1.0)
