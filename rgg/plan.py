@@ -350,6 +350,12 @@ def build_plan(
             )
             raise UnknownGroupError(msg)
     group_labels = [str(categories[p]) for p in positions]
+    if rest_scope == "groups" and reference == "rest" and len(positions) < 2:
+        msg = (
+            f"rest_scope='groups' compares each group with the other selected groups, but only "
+            f"{group_labels} is selected; select at least two groups, or use rest_scope='all'."
+        )
+        raise ValueError(msg)
 
     category_codes = np.asarray(labels.codes, dtype=np.int64)
     cells_per_category = np.bincount(category_codes[category_codes >= 0], minlength=len(categories))

@@ -76,3 +76,9 @@ def test_unknown_rest_scope_is_named(tmp_path) -> None:
     ]
     assert cli.main([*argv, "--rest-scope", "groups", "--out", str(out)]) == 0
     assert rgg.io.read_results(out)[1]["rest_scope"] == "groups"
+
+
+def test_one_selected_group_has_no_rest() -> None:
+    adata = rgg.datasets.synthetic()
+    with pytest.raises(ValueError, match="select at least two groups"):
+        rgg.rank_genes_groups(adata, "cell_type", groups=["NK"], rest_scope="groups")
