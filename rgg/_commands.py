@@ -11,6 +11,7 @@ from typing import Any
 from . import __version__
 from ._errors import did_you_mean
 from ._settings import settings
+from ._types import RANK_GENES_GROUPS_ARGUMENTS
 from .cli import PARAMETER_KEYS, TEST_KEYS
 from .io.h5ad import read_h5ad
 
@@ -19,11 +20,6 @@ def _say(message: str) -> None:
     """A progress line on stderr (the log of a workflow job)."""
     print(f"rgg: {message}", file=sys.stderr, flush=True)
 
-
-#: Keys that would override rank_genes_groups' own arguments if given as logreg options.
-RESERVED_LOGREG_KEYS = frozenset(
-    {*PARAMETER_KEYS, "n_jobs", "key_added", "copy", "groupby", "adata"}
-)
 
 #: Expected Python types of the test parameters (None is always allowed).
 _PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
@@ -89,7 +85,7 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
         if not isinstance(config.get("logreg") or {}, dict):
             msg = f"{where}: 'logreg' holds LogisticRegression options as a mapping, e.g. {{max_iter: 500}}."
             raise ValueError(msg)
-        clashes = sorted(set(config.get("logreg") or {}) & RESERVED_LOGREG_KEYS)
+        clashes = sorted(set(config.get("logreg") or {}) & RANK_GENES_GROUPS_ARGUMENTS)
         if clashes:
             msg = (
                 f"{where}: logreg options {clashes} are rank_genes_groups parameters, not "

@@ -17,6 +17,14 @@ RestScope = Literal["all", "groups"]
 FoldChange = Literal["log_mean", "expm1_mean"]
 Matrix = np.ndarray | sparse.csr_matrix | sparse.csc_matrix | sparse.csr_array | sparse.csc_array
 
+#: The named parameters of :func:`rgg.rank_genes_groups` (a test keeps this in step with the
+#: signature). LogisticRegression options (``**kwds``) must not use these names.
+RANK_GENES_GROUPS_ARGUMENTS = frozenset({
+    "adata", "groupby", "mask_var", "use_raw", "groups", "reference", "n_genes", "rankby_abs",
+    "pts", "key_added", "copy", "method", "corr_method", "tie_correct", "layer", "n_jobs",
+    "auroc", "corr_scope", "rest_scope", "fold_change",
+})  # fmt: skip
+
 METHODS: tuple[str, ...] = get_args(Method)
 CORR_METHODS: tuple[str, ...] = get_args(CorrMethod)
 CORR_SCOPES: tuple[str, ...] = get_args(CorrScope)

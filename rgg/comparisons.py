@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import did_you_mean
+from ._types import RANK_GENES_GROUPS_ARGUMENTS
 
 #: Keys of a test entry that are rank_genes_groups keyword arguments (``logreg`` holds the rest).
 TEST_PARAMETER_KEYS = (
@@ -31,10 +32,6 @@ RESERVED_GROUPING_NAMES = frozenset({"annotated.h5ad"})
 #: The schema's pattern for names, checked again with fullmatch (JSON Schema's ``$`` lets a
 #: trailing newline through).
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-#: rank_genes_groups arguments that must not hide among LogisticRegression options.
-RESERVED_LOGREG_KEYS = frozenset(
-    {*TEST_PARAMETER_KEYS, "layer", "use_raw", "n_jobs", "key_added", "copy", "groupby"}
-)
 
 
 class ConfigError(ValueError):
@@ -164,7 +161,7 @@ def _check_names(config: Mapping[str, Any]) -> None:
                         )
                         raise ConfigError(msg)
     for name, test in config["tests"].items():
-        clashes = sorted(set(test.get("logreg") or {}) & RESERVED_LOGREG_KEYS)
+        clashes = sorted(set(test.get("logreg") or {}) & RANK_GENES_GROUPS_ARGUMENTS)
         if clashes:
             msg = (
                 f"tests.{name}.logreg sets {clashes}, which are rank_genes_groups parameters, not "

@@ -210,6 +210,13 @@ def _category_position(categories: pd.Index, label: Any) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
+def _check_choice(name: str, value: object, choices: tuple[str, ...], meaning: str) -> None:
+    """Refuse an option value outside ``choices``, saying what each choice means."""
+    if value not in choices:
+        msg = f"{name} must be one of {list(choices)}, got {value!r}: {meaning}"
+        raise ValueError(msg)
+
+
 def _warn_duplicate_names(names: pd.Index) -> None:
     if names.is_unique:
         return
@@ -285,25 +292,21 @@ def build_plan(
     if method not in METHODS:
         msg = f"Method must be one of {list(METHODS)}, got method={method!r}."
         raise ValueError(msg)
-    if corr_scope not in CORR_SCOPES:
-        msg = (
-            f"corr_scope must be one of {list(CORR_SCOPES)}, got {corr_scope!r}: 'group' corrects "
-            "each group's p-values on their own (scanpy), 'all' corrects all groups together."
-        )
-        raise ValueError(msg)
-    if rest_scope not in REST_SCOPES:
-        msg = (
-            f"rest_scope must be one of {list(REST_SCOPES)}, got {rest_scope!r}: 'all' compares "
-            "each group with every other cell (scanpy), 'groups' with the other selected groups."
-        )
-        raise ValueError(msg)
-    if fold_change not in FOLD_CHANGES:
-        msg = (
-            f"fold_change must be one of {list(FOLD_CHANGES)}, got {fold_change!r}: 'log_mean' "
-            "from the mean of the log values (scanpy), 'expm1_mean' from the mean of expm1 "
-            "values (Seurat)."
-        )
-        raise ValueError(msg)
+    _check_choice(
+        "corr_scope", corr_scope, CORR_SCOPES,
+        "'group' corrects each group's p-values on their own (scanpy), 'all' corrects all "
+        "groups together.",
+    )  # fmt: skip
+    _check_choice(
+        "rest_scope", rest_scope, REST_SCOPES,
+        "'all' compares each group with every other cell (scanpy), 'groups' with the other "
+        "selected groups.",
+    )  # fmt: skip
+    _check_choice(
+        "fold_change", fold_change, FOLD_CHANGES,
+        "'log_mean' from the mean of the log values (scanpy), 'expm1_mean' from the mean of "
+        "expm1 values (Seurat).",
+    )  # fmt: skip
     if auroc and method == "logreg":
         msg = (
             "auroc=True needs rank sums, which logreg does not compute; use it with "

@@ -11,6 +11,12 @@ from scipy import sparse
 
 MatrixMaker = Callable[[np.ndarray], object]
 
+
+def to_dense(matrix: object) -> np.ndarray:
+    """Any matrix kind of :data:`MATRIX_KINDS` as a numpy array."""
+    return matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
+
+
 #: (id, maker) for every in-memory matrix kind rgg must accept.
 MATRIX_KINDS: list[tuple[str, MatrixMaker]] = [
     ("dense", np.asarray),

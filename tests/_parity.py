@@ -15,6 +15,8 @@ from statsmodels.stats.multitest import multipletests
 
 import rgg
 
+from ._data import to_dense
+
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -77,7 +79,7 @@ def _tested_matrix(
         x, names = adata.raw.X, adata.raw.var_names
     else:
         x, names = adata.X, adata.var_names
-    x = x.toarray() if sparse.issparse(x) else np.asarray(x)
+    x = to_dense(x)
     if mask_var is not None:
         mask = (
             adata.var[mask_var].to_numpy(bool)

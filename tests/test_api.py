@@ -262,3 +262,14 @@ def test_get_df_edge_groups(adata) -> None:
     one = rgg.get.rank_genes_groups_df(adata, "tiny")
     assert "group" not in one.columns
     assert len(one) == adata.n_vars
+
+
+def test_argument_names_match_the_signature() -> None:
+    """The names logreg options may not use are exactly rank_genes_groups' parameters."""
+    import inspect
+
+    from rgg._types import RANK_GENES_GROUPS_ARGUMENTS
+
+    parameters = inspect.signature(rgg.rank_genes_groups).parameters
+    named = {name for name, p in parameters.items() if p.kind is not p.VAR_KEYWORD}
+    assert named == RANK_GENES_GROUPS_ARGUMENTS

@@ -5,17 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
 import rgg
 from rgg import cli
 
-from ._data import MATRIX_KINDS, awkward_adata
-
-
-def _dense(matrix) -> np.ndarray:
-    return matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
+from ._data import MATRIX_KINDS, awkward_adata, to_dense
 
 
 @pytest.mark.parametrize("method", ["wilcoxon", "t-test"])
@@ -28,7 +23,7 @@ def test_auroc_equals_roc_auc_score(kind: str, make, reference: str, method: str
     ref = "rest" if reference == "rest" else str(labels.cat.categories[0])
     rgg.rank_genes_groups(adata, "group", method=method, reference=ref, auroc=True)
     result = adata.uns["rank_genes_groups"]
-    values = _dense(adata.X)
+    values = to_dense(adata.X)
     label_text = labels.astype(object).to_numpy()
     for group in result["names"].dtype.names:
         cells = np.ones(adata.n_obs, bool) if ref == "rest" else np.isin(label_text, [group, ref])

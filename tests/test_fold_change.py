@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import sparse
 
 import rgg
 from rgg import cli
 
-from ._data import MATRIX_KINDS
-
-
-def _dense(matrix) -> np.ndarray:
-    return matrix.toarray() if sparse.issparse(matrix) else np.asarray(matrix)
+from ._data import MATRIX_KINDS, to_dense
 
 
 @pytest.mark.parametrize("base", [None, 2.0])
@@ -21,14 +16,14 @@ def _dense(matrix) -> np.ndarray:
 @pytest.mark.parametrize(("kind", "make"), MATRIX_KINDS, ids=[k for k, _ in MATRIX_KINDS])
 def test_seurat_fold_change_equals_numpy(kind: str, make, reference: str, base) -> None:
     adata = rgg.datasets.synthetic()
-    adata.X = make(_dense(adata.X))
+    adata.X = make(to_dense(adata.X))
     if base is not None:
         adata.uns["log1p"] = {"base": base}
     rgg.rank_genes_groups(
         adata, "cell_type", method="t-test", reference=reference, fold_change="expm1_mean"
     )
     result = adata.uns["rank_genes_groups"]
-    values = _dense(adata.X).astype(np.float64)
+    values = to_dense(adata.X).astype(np.float64)
     counts = np.expm1(values * (np.log(base) if base else 1.0))
     labels = adata.obs["cell_type"].astype(str).to_numpy()
     for group in result["names"].dtype.names:

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 import rgg
 from rgg import cli, datasets
 from rgg.io import read_comparisons, read_results, read_uns_h5ad, write_h5ad, write_uns_h5ad
-from rgg.io.h5ad import matrix_nbytes, obs_categories, obs_columns
+from rgg.io.h5ad import h5ad_header, matrix_nbytes, obs_categories
 
 SYNTHETIC = str(datasets.synthetic_path())
 
@@ -83,7 +83,10 @@ def test_header_readers() -> None:
         for m in (adata.X, adata.layers["counts"])
     )
     assert matrix_nbytes(SYNTHETIC) == expected
-    assert obs_columns(SYNTHETIC) == ["cell_type", "condition", "donor"]
+    header = h5ad_header(SYNTHETIC)
+    assert header.obs_columns == ["cell_type", "condition", "donor"]
+    assert header.layers == ["counts"]
+    assert not header.has_raw
     assert obs_categories(SYNTHETIC, "cell_type") == list(adata.obs["cell_type"].cat.categories)
 
 

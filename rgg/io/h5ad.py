@@ -103,11 +103,6 @@ def matrix_nbytes(path: str | os.PathLike[str]) -> int:
     return total
 
 
-def obs_columns(path: str | os.PathLike[str]) -> list[str]:
-    """Names of the ``obs`` columns of an h5ad file, read from its header."""
-    return h5ad_header(path).obs_columns
-
-
 @dataclass(frozen=True)
 class H5adHeader:
     """What an h5ad file holds, read without loading any matrix."""
