@@ -119,9 +119,9 @@ def write_combined_results(
     tables = []
     records: list[dict[str, Any]] = []
     for path in paths:
-        table, _ = read_results(path)
-        tables.append(table)
-        records.extend(read_comparisons(path))
+        metadata = _checked_metadata(path)  # checked once, then the table itself
+        tables.append(pl.read_parquet(path))
+        records.extend(_comparisons(metadata))
     combined = pl.concat(tables) if tables else pl.DataFrame(schema=COLUMNS)
     metadata = {
         "rgg:schema_version": SCHEMA_VERSION,
@@ -141,7 +141,10 @@ def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def read_comparisons(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The comparisons a results file holds: names, parameters and rgg version of each."""
-    metadata = _checked_metadata(path)
+    return _comparisons(_checked_metadata(path))
+
+
+def _comparisons(metadata: Mapping[str, str]) -> list[dict[str, Any]]:
     return json.loads(metadata.get("rgg:comparisons", "[]"))
 
 
@@ -159,7 +162,7 @@ def read_results(path: str | os.PathLike[str]) -> tuple[pl.DataFrame, dict[str, 
     params = (
         json.loads(metadata["rgg:params"])
         if "rgg:params" in metadata
-        else {"comparisons": json.loads(metadata.get("rgg:comparisons", "[]"))}
+        else {"comparisons": _comparisons(metadata)}
     )
     return pl.read_parquet(path), params
 
