@@ -23,11 +23,16 @@ def _say(message: str) -> None:
 
 #: Expected Python types of the test parameters (None is always allowed).
 _PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
-    "method": (str,), "corr_method": (str,), "reference": (str,), "groups": (list,),
+    "method": (str,), "corr_method": (str,), "reference": (str, list), "groups": (list,),
     "n_genes": (int,), "rankby_abs": (bool,), "pts": (bool,), "tie_correct": (bool,),
     "mask_var": (str,), "layer": (str,), "use_raw": (bool,), "auroc": (bool,),
-    "corr_scope": (str,), "rest_scope": (str,),
-    "fold_change": (str,),
+    "corr_scope": (str,), "rest_scope": (str,), "fold_change": (str,),
+    "min_pct": (float, int), "min_diff_pct": (float, int), "min_logfc": (float, int),
+}  # fmt: skip
+
+_TYPE_WORDS = {
+    (str,): "a string", (list,): "a list", (int,): "an integer", (bool,): "true or false",
+    (str, list): "a string or a list of strings", (float, int): "a number",
 }  # fmt: skip
 
 
@@ -38,9 +43,8 @@ def _check_types(config: dict[str, Any], where: str) -> None:
             not isinstance(value, types) or (bool not in types and isinstance(value, bool))
         )
         if wrong:
-            expected = {str: "a string", list: "a list", int: "an integer", bool: "true or false"}
-            hint = " (quote labels such as '0')" if types == (str,) else ""
-            msg = f"{where}: {key} must be {expected[types[0]]}, got {value!r}{hint}."
+            hint = " (quote labels such as '0')" if str in types else ""
+            msg = f"{where}: {key} must be {_TYPE_WORDS[types]}, got {value!r}{hint}."
             raise ValueError(msg)
 
 
@@ -99,6 +103,8 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key)
         if value is not None:
             params[key] = value
+    if isinstance(params.get("reference"), list) and len(params["reference"]) == 1:
+        params["reference"] = params["reference"][0]  # one group: scanpy's single reference
     if params.get("layer") is not None and params.get("use_raw") is None:
         params["use_raw"] = False
     return {**params, **logreg}

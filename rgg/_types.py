@@ -22,7 +22,7 @@ Matrix = np.ndarray | sparse.csr_matrix | sparse.csc_matrix | sparse.csr_array |
 RANK_GENES_GROUPS_ARGUMENTS = frozenset({
     "adata", "groupby", "mask_var", "use_raw", "groups", "reference", "n_genes", "rankby_abs",
     "pts", "key_added", "copy", "method", "corr_method", "tie_correct", "layer", "n_jobs",
-    "auroc", "corr_scope", "rest_scope", "fold_change",
+    "auroc", "corr_scope", "rest_scope", "fold_change", "min_pct", "min_diff_pct", "min_logfc",
 })  # fmt: skip
 
 METHODS: tuple[str, ...] = get_args(Method)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import pandas as pd
 
-from . import stats
+from . import effects, stats
 from ._errors import NonFiniteValuesError
 from ._settings import numba_threads
 from ._types import CorrMethod, CorrScope, FoldChange, Method, RestScope
@@ -35,7 +36,7 @@ def rank_genes_groups(
     mask_var: np.ndarray | str | None = None,
     use_raw: bool | None = None,
     groups: Literal["all"] | Iterable[str] = "all",
-    reference: str = "rest",
+    reference: str | Sequence[str] = "rest",
     n_genes: int | None = None,
     rankby_abs: bool = False,
     pts: bool = False,
@@ -50,6 +51,9 @@ def rank_genes_groups(
     corr_scope: CorrScope = "group",
     rest_scope: RestScope = "all",
     fold_change: FoldChange = "log_mean",
+    min_pct: float | None = None,
+    min_diff_pct: float | None = None,
+    min_logfc: float | None = None,
     **kwds: Any,
 ) -> AnnData | None:
     """Rank genes for characterizing groups; a drop-in for ``scanpy.tl.rank_genes_groups``.
@@ -73,7 +77,12 @@ def rank_genes_groups(
         ``'all'`` or the groups to report, in the output order. With ``reference='rest'``
         the rest still holds *all* other cells, not only the listed groups.
     reference
-        ``'rest'`` (each group against all other cells) or a group to compare against.
+        ``'rest'`` (each group against all other cells) or a group to compare against. A
+        list of two or more groups pools their cells into one reference (scanpy issue 984;
+        rgg's addition): every other selected group is compared with the pool, which is
+        stored as ``params['reference']`` = the labels joined by ``' + '`` and
+        ``params['reference_groups']`` = the list; with ``pts``, ``pts`` holds the compared
+        groups and ``pts_rest`` the pool. A list of one group is that group.
     n_genes
         Genes per group in the output tables (default: all tested genes).
     rankby_abs
@@ -119,6 +128,17 @@ def rank_genes_groups(
         log2(mean(expm1(y)) + 1)`` from the normalised values cell by cell (scanpy issue
         864); honours ``adata.uns['log1p']['base']``. rgg's addition; stored as
         ``params['fold_change']`` when not the default.
+    min_pct, min_diff_pct, min_logfc
+        Seurat's pre-filters (``FindMarkers``' ``min.pct``, ``min.diff.pct``,
+        ``logfc.threshold``; scanpy issue 3159; rgg's addition, off by default). For each
+        group, a gene is tested only if the larger of its expressing fractions in the group
+        and in what the group is compared with reaches ``min_pct``, the two fractions differ
+        by at least ``min_diff_pct``, and its absolute log2 fold change (as ``fold_change``
+        defines it) reaches ``min_logfc``. Genes that fail are not tested (Wilcoxon skips
+        their sort): their ``scores``, ``pvals``, ``pvals_adj`` (and ``auroc``) are NaN,
+        ``logfoldchanges`` is kept, they are ranked after the tested genes, and the record
+        field ``filtered`` marks them. Corrections count them as p = 1, so the family size
+        stays the number of tested genes. Not available for logreg.
     **kwds
         Passed to :class:`sklearn.linear_model.LogisticRegression` for ``method='logreg'``.
 
@@ -137,6 +157,9 @@ def rank_genes_groups(
         DataFrames, genes (in gene order) by groups, when ``pts=True``.
     ``auroc``
         ``float64`` record array in the same gene order as ``names``, when ``auroc=True``.
+    ``filtered``
+        ``bool`` record array, True for genes a pre-filter kept out of the test, when one of
+        ``min_pct``, ``min_diff_pct``, ``min_logfc`` is given.
 
     Notes
     -----
@@ -166,6 +189,9 @@ def rank_genes_groups(
         corr_scope=corr_scope,
         rest_scope=rest_scope,
         fold_change=fold_change,
+        min_pct=min_pct,
+        min_diff_pct=min_diff_pct,
+        min_logfc=min_logfc,
     )
     with numba_threads(n_jobs):
         uns = compute(plan)
@@ -177,9 +203,10 @@ def rank_genes_groups(
 
 def compute(plan: Plan) -> dict:
     """Run the plan and return what belongs in ``adata.uns[plan.key_added]``."""
+    params = plan.params() | plan.extra_params()
     if plan.method == "logreg":
         return build_uns(
-            plan.params(), _logreg(plan), plan.var_names, plan.n_genes, rankby_abs=plan.rankby_abs
+            params, _logreg(plan), plan.var_names, plan.n_genes, rankby_abs=plan.rankby_abs
         )
 
     sums = sweep(plan)
@@ -187,33 +214,61 @@ def compute(plan: Plan) -> dict:
     summary = stats.summarise_groups(
         plan.n_per_code, sums.nnz, sums.sums, sums.m2, plan.n_groups, plan.reference_index
     )
-    results = [_test_group(plan, sums, summary, g) for g in plan.reported_groups]
+    lfc = effects.fold_changes(plan, summary, sums.expm1_sums)
+    results = [_test_group(plan, sums, summary, lfc[g], g) for g in plan.reported_groups]
     if plan.corr_scope == "all":
         results = _adjust_jointly(results, plan.corr_method)
-    params = plan.params()
-    if plan.corr_scope != "group":
-        params["corr_scope"] = plan.corr_scope
-    if plan.rest_scope != "all":
-        params["rest_scope"] = plan.rest_scope
-    if plan.fold_change != "log_mean":
-        params["fold_change"] = plan.fold_change
     pts = pts_rest = None
     if plan.pts:
-        pts = fraction_frame(summary.frac, plan.var_names, plan.group_labels)
-        if plan.reference_index is None:
-            pts_rest = fraction_frame(summary.frac_other, plan.var_names, plan.group_labels)
+        pts, pts_rest = _fractions(plan, summary)
     return build_uns(
         params, results, plan.var_names, plan.n_genes,
         rankby_abs=plan.rankby_abs, pts=pts, pts_rest=pts_rest,
     )  # fmt: skip
 
 
+def _fractions(plan: Plan, summary: stats.GroupSummary) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``pts`` and ``pts_rest`` as scanpy stores them.
+
+    With a pooled reference, ``pts`` holds the compared groups and ``pts_rest`` the pool's
+    fraction (what each group is compared with), so that ``rank_genes_groups_df`` reports
+    it as ``pct_nz_reference``.
+    """
+    if plan.reference_groups is None:
+        pts = fraction_frame(summary.frac, plan.var_names, plan.group_labels)
+        if plan.reference_index is not None:
+            return pts, None
+        return pts, fraction_frame(summary.frac_other, plan.var_names, plan.group_labels)
+    compared = plan.reported_groups
+    labels = [plan.group_labels[g] for g in compared]
+    return (
+        fraction_frame(summary.frac[compared], plan.var_names, labels),
+        fraction_frame(summary.frac_other[compared], plan.var_names, labels),
+    )
+
+
+def _adjusted(pvals: np.ndarray, filtered: np.ndarray | None, corr_method: str) -> np.ndarray:
+    """Corrected p-values; genes a pre-filter kept out count as p = 1 and come back NaN.
+
+    Counting them keeps the family size at the number of tested genes, as Seurat does, so
+    that a pre-filter never makes the correction less strict.
+    """
+    if filtered is None:
+        return stats.adjust_pvalues(pvals, corr_method)
+    adjusted = stats.adjust_pvalues(np.where(filtered, 1.0, pvals), corr_method)
+    adjusted[filtered] = np.nan
+    return adjusted
+
+
 def _adjust_jointly(results: list[GroupResult], corr_method: str) -> list[GroupResult]:
     """Correct the p-values of all groups as one family (genes x groups tests)."""
     if not results:
         return results
-    joint = stats.adjust_pvalues(np.concatenate([r.pvals for r in results]), corr_method)
-    parts = np.split(joint, len(results))
+    filtered = None
+    if results[0].filtered is not None:
+        filtered = np.concatenate([r.filtered for r in results])
+    pvals = np.concatenate([r.pvals for r in results])
+    parts = np.split(_adjusted(pvals, filtered, corr_method), len(results))
     return [dataclasses.replace(r, pvals_adj=part) for r, part in zip(results, parts, strict=True)]
 
 
@@ -230,7 +285,9 @@ def _check_values(sums: GeneSums) -> None:
         logger.warning(RAW_COUNTS_WARNING)
 
 
-def _test_group(plan: Plan, sums: GeneSums, summary: stats.GroupSummary, g: int) -> GroupResult:
+def _test_group(
+    plan: Plan, sums: GeneSums, summary: stats.GroupSummary, lfc: np.ndarray, g: int
+) -> GroupResult:
     n = summary.n[g]
     auroc = None
     if plan.auroc and plan.reference_index is None:
@@ -252,26 +309,25 @@ def _test_group(plan: Plan, sums: GeneSums, summary: stats.GroupSummary, g: int)
             summary.mean_other[g], summary.var_other[g], summary.n_other[g],
             overestimate_var=plan.method == "t-test_overestim_var",
         )  # fmt: skip
+    filtered = None
+    if sums.tested is not None:
+        filtered = ~sums.tested[:, g]
+        scores, pvals = _blank(scores, filtered), _blank(pvals, filtered)
+        auroc = None if auroc is None else _blank(auroc, filtered)
     return GroupResult(
         label=plan.group_labels[g],
         scores=scores,
         pvals=pvals,
-        pvals_adj=stats.adjust_pvalues(pvals, plan.corr_method),
-        logfoldchanges=_fold_change(plan, sums, summary, g),
+        pvals_adj=_adjusted(pvals, filtered, plan.corr_method),
+        logfoldchanges=lfc,
         auroc=auroc,
+        filtered=filtered,
     )
 
 
-def _fold_change(plan: Plan, sums: GeneSums, summary: stats.GroupSummary, g: int) -> np.ndarray:
-    if plan.fold_change == "log_mean":
-        return stats.log_fold_change(summary.mean[g], summary.mean_other[g], plan.log1p_base)
-    totals = sums.expm1_sums
-    mean = totals[:, g] / summary.n[g]
-    if plan.reference_index is None:
-        other = (totals.sum(axis=1) - totals[:, g]) / summary.n_other[g]
-    else:
-        other = totals[:, plan.reference_index] / summary.n[plan.reference_index]
-    return stats.expm1_mean_fold_change(mean, other)
+def _blank(values: np.ndarray, filtered: np.ndarray) -> np.ndarray:
+    """NaN where a pre-filter kept the gene out of the test (its statistic was not computed)."""
+    return np.where(filtered, np.nan, values).astype(values.dtype, copy=False)
 
 
 def _hint_small_groups(n: float, n_ref: float) -> None:

@@ -22,7 +22,7 @@ EXIT_USAGE = 2
 PARAMETER_KEYS = (
     "method", "corr_method", "reference", "groups", "n_genes", "rankby_abs", "pts",
     "tie_correct", "mask_var", "layer", "use_raw", "auroc", "corr_scope", "rest_scope",
-    "fold_change",
+    "fold_change", "min_pct", "min_diff_pct", "min_logfc",
 )  # fmt: skip
 #: Keys of a test config: the parameters, plus LogisticRegression options.
 TEST_KEYS = (*PARAMETER_KEYS, "logreg")
@@ -117,7 +117,12 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
         help="correct each group's p-values on their own ('group', default, as scanpy) or all "
         "groups' together ('all')",
     )
-    rank.add_argument("--reference", help="'rest' (default) or a group to compare against")
+    rank.add_argument(
+        "--reference",
+        nargs="+",
+        help="'rest' (default), a group to compare against, or several groups pooled into one "
+        "reference",
+    )
     rank.add_argument(
         "--rest-scope",
         choices=REST_SCOPES,
@@ -146,6 +151,23 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         default=None,
         help="also report each gene's area under the ROC curve (not with logreg)",
+    )
+    prefilter = "Seurat's pre-filter (default: off): test a gene for a group only if"
+    rank.add_argument(
+        "--min-pct",
+        type=float,
+        help=f"{prefilter} it is expressed in at least this fraction of the group's or of the "
+        "other side's cells",
+    )
+    rank.add_argument(
+        "--min-diff-pct",
+        type=float,
+        help=f"{prefilter} the two expressing fractions differ by at least this much",
+    )
+    rank.add_argument(
+        "--min-logfc",
+        type=float,
+        help=f"{prefilter} its absolute log2 fold change reaches this",
     )
     rank.add_argument("--mask-var", help="boolean var column: test only these genes")
     rank.add_argument("--layer", help="test this layer (implies --no-use-raw)")

@@ -22,9 +22,11 @@ from ._types import RANK_GENES_GROUPS_ARGUMENTS
 #: Keys of a test entry that are rank_genes_groups keyword arguments (``logreg`` holds the rest).
 TEST_PARAMETER_KEYS = (
     "method", "corr_method", "tie_correct", "reference", "groups", "n_genes", "rankby_abs",
-    "pts", "mask_var", "auroc", "corr_scope", "rest_scope",
-    "fold_change",
+    "pts", "mask_var", "auroc", "corr_scope", "rest_scope", "fold_change", "min_pct",
+    "min_diff_pct", "min_logfc",
 )  # fmt: skip
+#: Test options that work gene by gene and so do not exist for logreg.
+_PER_GENE_OPTIONS = ("auroc", "min_pct", "min_diff_pct", "min_logfc")
 _SELECTOR_KEYS = {"dataset": "datasets", "grouping": "groupings", "test": "tests"}
 #: Names the workflow uses itself inside the results folder (datasets) and a dataset's folder.
 RESERVED_NAMES = frozenset({"markers.parquet", "logs", "benchmarks"})
@@ -174,6 +176,13 @@ def _check_names(config: Mapping[str, Any]) -> None:
                 "remove them or set 'method: logreg'."
             )
             raise ConfigError(msg)
+        per_gene = [key for key in _PER_GENE_OPTIONS if test.get(key) not in (None, False)]
+        if per_gene and test.get("method") == "logreg":
+            msg = (
+                f"tests.{name} sets {', '.join(per_gene)}, which logreg (one model of all genes) "
+                "does not have; use them with method wilcoxon or a t-test."
+            )
+            raise ConfigError(msg)
 
 
 def _check_uns_keys(comparisons: list[Comparison]) -> None:
@@ -257,7 +266,8 @@ def _check_comparison(
         )
         raise ConfigError(msg)
     reference = test.get("reference", "rest")
-    wanted = [] if reference == "rest" else [("reference", reference)]
+    pool = [reference] if isinstance(reference, str) else list(reference)
+    wanted = [("reference", label) for label in pool if label != "rest"]
     wanted += [("groups", label) for label in test.get("groups") or ()]
     if not wanted:
         return

@@ -61,8 +61,7 @@ def rank_genes_groups_df(
         if is_logreg
         else ["names", "scores", "logfoldchanges", "pvals", "pvals_adj"]
     )
-    if "auroc" in result:  # rgg's opt-in field
-        columns.append("auroc")
+    columns += [field for field in ("auroc", "filtered") if field in result]  # rgg's opt-in fields
 
     parts = []
     for name in groups:

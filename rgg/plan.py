@@ -7,7 +7,7 @@ a call that fails leaves ``adata`` exactly as it was.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +68,16 @@ class Plan:
         rest is the other *selected* groups; rgg's addition).
     fold_change
         ``'log_mean'`` (scanpy) or ``'expm1_mean'`` (Seurat; rgg's addition).
+    reference_groups
+        The groups pooled into the reference when a list of two or more was given (rgg's
+        addition); the pool is then the last entry of ``group_labels``, labelled
+        ``reference`` (the groups joined by ``' + '``), and its category code is
+        ``len(categories)``. ``None`` otherwise.
+    min_pct, min_diff_pct, min_logfc
+        Seurat's pre-filters (rgg's addition; ``None``: off). A gene is tested for a group
+        only if its expressing fraction reaches ``min_pct`` in the group or in what it is
+        compared with, the two fractions differ by at least ``min_diff_pct`` and its
+        absolute log2 fold change reaches ``min_logfc``.
     """
 
     groupby: str
@@ -96,6 +106,15 @@ class Plan:
     corr_scope: str = "group"
     rest_scope: str = "all"
     fold_change: str = "log_mean"
+    reference_groups: tuple[str, ...] | None = None
+    min_pct: float | None = None
+    min_diff_pct: float | None = None
+    min_logfc: float | None = None
+
+    @property
+    def prefilters(self) -> bool:
+        """Whether any of Seurat's pre-filters is on."""
+        return any(v is not None for v in (self.min_pct, self.min_diff_pct, self.min_logfc))
 
     @property
     def n_cells(self) -> int:
@@ -129,6 +148,22 @@ class Plan:
             "layer": self.layer,
             "corr_method": self.corr_method,
         }
+
+    def extra_params(self) -> dict[str, Any]:
+        """rgg's additions to ``params``: only the options that differ from scanpy's behaviour."""
+        extra: dict[str, Any] = {}
+        if self.reference_groups is not None:
+            extra["reference_groups"] = list(self.reference_groups)
+        if self.corr_scope != "group":
+            extra["corr_scope"] = self.corr_scope
+        if self.rest_scope != "all":
+            extra["rest_scope"] = self.rest_scope
+        if self.fold_change != "log_mean":
+            extra["fold_change"] = self.fold_change
+        for name in ("min_pct", "min_diff_pct", "min_logfc"):
+            if getattr(self, name) is not None:
+                extra[name] = getattr(self, name)
+        return extra
 
 
 def _check_mask_var(adata: AnnData, mask_var: Any) -> np.ndarray | None:
@@ -270,6 +305,9 @@ def build_plan(
     corr_scope: str = "group",
     rest_scope: str = "all",
     fold_change: str = "log_mean",
+    min_pct: float | None = None,
+    min_diff_pct: float | None = None,
+    min_logfc: float | None = None,
 ) -> Plan:
     """Check every argument of ``rank_genes_groups`` and resolve it, in scanpy's order.
 
@@ -313,6 +351,7 @@ def build_plan(
             "method='wilcoxon' (no extra cost) or a t-test."
         )
         raise ValueError(msg)
+    _check_prefilters(method, min_pct, min_diff_pct, min_logfc)
     if corr_method not in CORR_METHODS:
         msg = f"Correction method must be one of {list(CORR_METHODS)}, got corr_method={corr_method!r}."
         raise ValueError(msg)
@@ -325,9 +364,24 @@ def build_plan(
             f"{len(categories)} categories in obs[{groupby!r}]); check the file or the subset."
         )
         raise ValueError(msg)
-    selected = _normalise_groups(groups, reference)
+    reference, pool = _normalise_reference(reference)
+    if pool is not None:
+        pool_positions = _pool_positions(pool, categories, groupby)
+        selected = _normalise_groups(groups, "rest")
+        if selected is None:
+            selected = [c for p, c in enumerate(categories) if p not in pool_positions]
+        pool_labels = {str(categories[p]) for p in pool_positions}
+        selected = [label for label in selected if str(label) not in pool_labels]
+        if not selected:
+            msg = (
+                f"every selected group is part of reference={list(pool)}; nothing is left to "
+                "compare with it. Select other groups with groups=[...]."
+            )
+            raise ValueError(msg)
+    else:
+        selected = _normalise_groups(groups, reference)
 
-    if reference != "rest" and _category_position(categories, reference) is None:
+    if pool is None and reference != "rest" and _category_position(categories, reference) is None:
         msg = (
             f"reference = {reference} needs to be one of groupby = {categories.tolist()}."
             f"{did_you_mean(str(reference), categories)} Use reference='rest' to compare each group "
@@ -367,6 +421,17 @@ def build_plan(
         for label, p in zip(group_labels, positions, strict=True)
         if cells_per_category[p] < 2
     }
+    reference_groups = None
+    if pool is not None:
+        reference_groups = tuple(str(categories[p]) for p in pool_positions)
+        reference = " + ".join(reference_groups)
+        pool_size = int(cells_per_category[pool_positions].sum())
+        if pool_size < 2:
+            too_small[reference] = pool_size
+        in_pool = np.isin(category_codes, pool_positions)
+        category_codes[in_pool] = len(categories)  # one class for logreg
+        group_labels.append(reference)
+        positions = [*positions, len(categories)]
     if too_small:
         sizes = ", ".join(f"{label!r}: {n}" for label, n in too_small.items())
         msg = (
@@ -406,11 +471,14 @@ def build_plan(
     _warn_duplicate_names(matrix_var_names[genes])
 
     reference_index = None
-    if reference != "rest":
+    if reference_groups is not None:
+        reference_index = len(group_labels) - 1
+    elif reference != "rest":
         reference_index = group_labels.index(
             str(categories[_category_position(categories, reference)])
         )
-    code_of_category = np.full(len(categories) + 1, -1, dtype=np.int32)  # last slot: NaN
+    # one slot per category, one for the pooled reference, and the last one (-1) for NaN
+    code_of_category = np.full(len(categories) + 2, -1, dtype=np.int32)
     code_of_category[positions] = np.arange(len(positions), dtype=np.int32)
     cell_codes = code_of_category[category_codes]
     n_codes = len(positions)
@@ -452,4 +520,82 @@ def build_plan(
         corr_scope=corr_scope,
         rest_scope=rest_scope,
         fold_change=fold_change,
+        reference_groups=reference_groups,
+        min_pct=None if min_pct is None else float(min_pct),
+        min_diff_pct=None if min_diff_pct is None else float(min_diff_pct),
+        min_logfc=None if min_logfc is None else float(min_logfc),
     )
+
+
+def _normalise_reference(reference: Any) -> tuple[Any, tuple | None]:
+    """``(reference, None)`` for one group or 'rest'; ``(None, labels)`` for a pool of two or more.
+
+    A list of one group means that group (scanpy's single reference); repeats are dropped.
+    """
+    if isinstance(reference, str) or not isinstance(reference, Iterable):
+        return reference, None
+    labels = tuple(dict.fromkeys(reference))
+    if not labels:
+        msg = "reference=[] names no group; pass 'rest', a group, or a list of groups to pool."
+        raise ValueError(msg)
+    if "rest" in labels:
+        msg = (
+            f"reference={list(labels)} mixes 'rest' with groups; pass either 'rest' or the "
+            "groups to pool as the reference."
+        )
+        raise ValueError(msg)
+    if len(labels) == 1:
+        return labels[0], None
+    return None, labels
+
+
+def _pool_positions(pool: tuple, categories: pd.Index, groupby: str) -> list[int]:
+    """Category positions of the pooled reference groups; unknown labels are refused."""
+    positions = [_category_position(categories, label) for label in pool]
+    unknown = [label for label, pos in zip(pool, positions, strict=True) if pos is None]
+    if unknown:
+        hints = "".join(did_you_mean(str(label), categories) for label in unknown)
+        msg = (
+            f"reference groups {unknown} are not categories of adata.obs[{groupby!r}].{hints} "
+            f"Valid groups: {categories.tolist()}."
+        )
+        raise UnknownGroupError(msg)
+    return list(dict.fromkeys(positions))
+
+
+def _check_prefilters(
+    method: str, min_pct: float | None, min_diff_pct: float | None, min_logfc: float | None
+) -> None:
+    """Seurat's pre-filters need fractions in [0, 1] and a non-negative fold change."""
+    given = {
+        name: value
+        for name, value in (
+            ("min_pct", min_pct),
+            ("min_diff_pct", min_diff_pct),
+            ("min_logfc", min_logfc),
+        )
+        if value is not None
+    }
+    if not given:
+        return
+    if method == "logreg":
+        msg = (
+            f"{', '.join(given)} filter genes per group before a test, but logreg fits all genes "
+            "at once; use them with method='wilcoxon' or a t-test."
+        )
+        raise ValueError(msg)
+    for name, value in given.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float | np.number)
+            or np.isnan(value)
+        ):
+            msg = f"{name} must be a number, got {value!r}."
+            raise TypeError(msg)
+        upper = np.inf if name == "min_logfc" else 1.0
+        if not 0.0 <= value <= upper:
+            bounds = (
+                "at least 0" if name == "min_logfc" else "between 0 and 1 (a fraction of cells)"
+            )
+            msg = f"{name} must be {bounds}, got {value!r}."
+            raise ValueError(msg)

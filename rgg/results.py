@@ -15,6 +15,7 @@ FIELD_DTYPES: dict[str, str] = {
     "pvals": "float64",
     "pvals_adj": "float64",
     "auroc": "float64",  # rgg's opt-in addition (auroc=True); scanpy has no such field
+    "filtered": "bool",  # rgg's opt-in addition (Seurat's pre-filters): True = not tested
 }
 
 
@@ -28,6 +29,7 @@ class GroupResult:
     pvals_adj: np.ndarray | None = None
     logfoldchanges: np.ndarray | None = None
     auroc: np.ndarray | None = None
+    filtered: np.ndarray | None = None
 
 
 def select_top_n(key: np.ndarray, n_top: int) -> np.ndarray:
@@ -39,6 +41,20 @@ def select_top_n(key: np.ndarray, n_top: int) -> np.ndarray:
     """
     partition = np.argpartition(key, -n_top)[-n_top:]
     return partition[np.argsort(key[partition])[::-1]]
+
+
+def select_top_n_tested(key: np.ndarray, n_top: int, filtered: np.ndarray) -> np.ndarray:
+    """:func:`select_top_n` with the genes a pre-filter kept out of the test ranked last.
+
+    The tested genes come first, by ``key``; the filtered ones follow in gene order. ``n_top``
+    then cuts this order as in scanpy (0 keeps all, a negative value drops the last genes).
+    """
+    tested = np.flatnonzero(~filtered)
+    order = np.concatenate([
+        tested[select_top_n(key[tested], len(tested))] if len(tested) else tested,
+        np.flatnonzero(filtered),
+    ])  # fmt: skip
+    return order if n_top == 0 else order[:n_top]
 
 
 def to_records(columns: dict[str, np.ndarray], dtype: str) -> np.recarray:
@@ -59,8 +75,8 @@ def build_uns(
     """The dict scanpy stores under ``adata.uns[key_added]``.
 
     Keys: ``params``, then ``pts``/``pts_rest`` when given, then ``names``, ``scores`` and,
-    for tests with p-values, ``pvals``, ``pvals_adj`` and ``logfoldchanges``; ``auroc`` last
-    when computed.
+    for tests with p-values, ``pvals``, ``pvals_adj`` and ``logfoldchanges``; ``auroc`` and
+    ``filtered`` last when computed.
     """
     uns: dict = {"params": params}
     if pts is not None:
@@ -71,10 +87,13 @@ def build_uns(
     names = np.asarray(var_names, dtype=object)
     for result in results:
         key = np.abs(result.scores) if rankby_abs else result.scores
-        order = select_top_n(key, n_top)
+        if result.filtered is None:
+            order = select_top_n(key, n_top)
+        else:
+            order = select_top_n_tested(key, n_top, result.filtered)
         fields["names"][result.label] = names[order]
         fields["scores"][result.label] = result.scores[order]
-        for field in ("pvals", "pvals_adj", "logfoldchanges", "auroc"):
+        for field in ("pvals", "pvals_adj", "logfoldchanges", "auroc", "filtered"):
             values = getattr(result, field)
             if values is not None:
                 fields[field][result.label] = values[order]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import kernels, matrix
+from . import effects, kernels, matrix, stats
 from ._settings import settings
 from .plan import Plan
 
@@ -36,6 +36,10 @@ class GeneSums:
         Counts over the tested stored values (see :func:`rgg.kernels.scan_values`).
     expm1_sums
         Sums of ``expm1`` of the values (undoing log1p), for Seurat's fold change.
+    tested
+        ``(n_genes, n_groups)`` booleans: genes that pass Seurat's pre-filters for each
+        selected group (``None`` when no pre-filter is on). Rank sums are computed only for
+        genes that pass for at least one group.
     """
 
     nnz: np.ndarray
@@ -45,6 +49,7 @@ class GeneSums:
     ustats: np.ndarray | None = None
     tiesums: np.ndarray | None = None
     expm1_sums: np.ndarray | None = None
+    tested: np.ndarray | None = None
     n_nonfinite: int = 0
     n_negative: int = 0
     n_fractional: int = 0
@@ -72,6 +77,7 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
         ustats=np.zeros(shape) if wilcoxon and not rest else None,
         tiesums=(np.zeros(n_genes) if rest else np.zeros(shape)) if wilcoxon else None,
         expm1_sums=np.zeros(shape) if plan.fold_change == "expm1_mean" else None,
+        tested=np.ones((n_genes, plan.n_groups), dtype=bool) if plan.prefilters else None,
     )
     log_base = np.log(plan.log1p_base) if plan.log1p_base is not None else 1.0
     no_m2 = np.zeros((0, n_codes))
@@ -99,17 +105,42 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
                 block.indptr, block.rows, block.data, block.cols, codes, log_base,
                 out.expm1_sums[part],
             )  # fmt: skip
-        if wilcoxon and rest:
-            kernels.ranksum_rest_csc(
-                block.indptr, block.rows, block.data, block.cols, codes, plan.n_per_code,
-                out.ranksums[part], out.tiesums[part],
-            )  # fmt: skip
-        elif wilcoxon:
-            kernels.ranksum_reference_csc(
-                block.indptr, block.rows, block.data, block.cols, codes, plan.n_per_code,
-                plan.reference_index, out.ustats[part], out.tiesums[part],
-            )  # fmt: skip
+        ranked = slice(None)
+        if out.tested is not None:
+            out.tested[part] = _passing(plan, out, part)
+            ranked = np.flatnonzero(out.tested[part].any(axis=1))  # skip genes no group tests
+        if wilcoxon:
+            _rank_block(plan, block, ranked, out, part)
         progress.update(block.stop - block.start)
         del block  # the generator allocates the next block: hold one at a time
     progress.close()
     return out
+
+
+def _passing(plan: Plan, out: GeneSums, part: slice) -> np.ndarray:
+    """Seurat's pre-filters on one block, from its complete per-code sums."""
+    summary = stats.summarise_groups(
+        plan.n_per_code, out.nnz[part], out.sums[part], None, plan.n_groups, plan.reference_index
+    )
+    expm1_sums = None if out.expm1_sums is None else out.expm1_sums[part]
+    return effects.tested_genes(plan, summary, effects.fold_changes(plan, summary, expm1_sums))
+
+
+def _rank_block(
+    plan: Plan, block: matrix.GeneBlock, ranked: slice | np.ndarray, out: GeneSums, part: slice
+) -> None:
+    """Rank sums (one-vs-rest) or U statistics (reference) of the block's ``ranked`` genes."""
+    cols = block.cols[ranked]
+    if len(cols) == 0:
+        return
+    rest = plan.reference_index is None
+    stat = (out.ranksums if rest else out.ustats)[part][ranked]
+    ties = out.tiesums[part][ranked]
+    args = (block.indptr, block.rows, block.data, cols, plan.cell_codes, plan.n_per_code)
+    if rest:
+        kernels.ranksum_rest_csc(*args, stat, ties)
+    else:
+        kernels.ranksum_reference_csc(*args, plan.reference_index, stat, ties)
+    if not isinstance(ranked, slice):  # fancy indexing gave copies: write them back
+        (out.ranksums if rest else out.ustats)[part][ranked] = stat
+        out.tiesums[part][ranked] = ties

@@ -5,9 +5,11 @@ from __future__ import annotations
 from .atomic import atomic_path
 from .h5ad import read_uns_h5ad, write_h5ad, write_uns_h5ad
 from .parquet import (
+    pseudobulk_table,
     read_comparisons,
     read_provenance,
     read_results,
+    read_table_kind,
     results_table,
     write_combined_results,
     write_results,
@@ -15,9 +17,11 @@ from .parquet import (
 
 __all__ = [
     "atomic_path",
+    "pseudobulk_table",
     "read_comparisons",
     "read_provenance",
     "read_results",
+    "read_table_kind",
     "read_uns_h5ad",
     "results_table",
     "write_combined_results",

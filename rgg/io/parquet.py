@@ -1,4 +1,9 @@
-"""Results as a long Parquet table: one row per group and ranked gene, parameters in metadata."""
+"""Results as long Parquet tables, parameters and provenance in the file metadata.
+
+Two kinds of table: ``markers`` (one row per group and ranked gene of a rank_genes_groups
+result) and ``pseudobulk`` (one row per group and gene of a pseudobulk DESeq2 test). Each
+file names its kind and schema version; readers refuse versions they do not know.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import polars as pl
 from .atomic import atomic_path
 
 #: Stamped in every file's key-value metadata; readers refuse other versions.
-SCHEMA_VERSION = "2"  # 2: the auroc column
+SCHEMA_VERSION = "3"  # 2: the auroc column; 3: the filtered column
 
 #: Columns of the long table, in order, with their types.
 COLUMNS: dict[str, pl.DataType] = {
@@ -32,6 +37,36 @@ COLUMNS: dict[str, pl.DataType] = {
     "pts": pl.Float64(),
     "pts_rest": pl.Float64(),
     "auroc": pl.Float64(),
+    "filtered": pl.Boolean(),
+}
+
+#: Schema version of the pseudobulk tables.
+PSEUDOBULK_SCHEMA_VERSION = "1"
+
+#: Columns of a pseudobulk table, in order, with their types.
+PSEUDOBULK_COLUMNS: dict[str, pl.DataType] = {
+    "dataset": pl.String(),
+    "grouping": pl.String(),
+    "test": pl.String(),
+    "group": pl.String(),
+    "reference": pl.String(),
+    "gene": pl.String(),
+    "rank": pl.Int32(),
+    "base_mean": pl.Float64(),
+    "log2_fold_change": pl.Float64(),
+    "lfc_se": pl.Float64(),
+    "stat": pl.Float64(),
+    "pval": pl.Float64(),
+    "pval_adj": pl.Float64(),
+    "n_samples_group": pl.Int32(),
+    "n_samples_reference": pl.Int32(),
+    "design": pl.String(),
+}
+
+#: Schema version and columns of each kind of table.
+TABLE_KINDS: dict[str, tuple[str, dict[str, pl.DataType]]] = {
+    "markers": (SCHEMA_VERSION, COLUMNS),
+    "pseudobulk": (PSEUDOBULK_SCHEMA_VERSION, PSEUDOBULK_COLUMNS),
 }
 
 
@@ -42,7 +77,7 @@ def results_table(
 
     Rows follow the stored rank order, group after group in field order. Columns a method
     does not produce (p-values and fold changes for logreg; ``pts``/``pts_rest``/``auroc`` when not
-    computed) are null.
+    computed; ``filtered`` unless a pre-filter was on) are null.
     """
     labels = {"dataset": dataset, "grouping": grouping, "test": test}
     parts = [_group_rows(uns, group, labels) for group in uns["names"].dtype.names]
@@ -64,11 +99,25 @@ def _group_rows(uns: Mapping[str, Any], group: str, labels: Mapping[str, str]) -
         ("pval", "pvals"),
         ("pval_adj", "pvals_adj"),
         ("auroc", "auroc"),
+        ("filtered", "filtered"),
     ):
         columns[column] = np.asarray(uns[key][group]) if key in uns else [None] * n
     for key in ("pts", "pts_rest"):  # gene-indexed frames: look the ranked genes up
         columns[key] = uns[key][group].reindex(genes).to_numpy() if key in uns else [None] * n
     return pl.DataFrame({name: columns[name] for name in COLUMNS}, schema=COLUMNS)
+
+
+def pseudobulk_table(results: Any, *, dataset: str, grouping: str, test: str) -> pl.DataFrame:
+    """The long table of a pseudobulk test (the DataFrame of
+    :func:`rgg.pseudobulk.pseudobulk_deseq2`), with a rank per group in the order given."""
+    frame = pl.from_pandas(results.reset_index(drop=True).astype({"group": str, "reference": str}))
+    frame = frame.with_columns(
+        dataset=pl.lit(dataset),
+        grouping=pl.lit(grouping),
+        test=pl.lit(test),
+        rank=pl.int_range(1, pl.len() + 1).over("group"),
+    )
+    return frame.select(pl.col(name).cast(dtype) for name, dtype in PSEUDOBULK_COLUMNS.items())
 
 
 def write_results(
@@ -79,12 +128,14 @@ def write_results(
     rgg_version: str,
     comparison: Mapping[str, str] | None = None,
     provenance: Mapping[str, Any] | None = None,
+    kind: str = "markers",
 ) -> None:
     """Write ``table`` atomically with ``params`` (JSON) and versions in the file metadata.
 
     ``comparison`` (dataset, grouping and test names) is recorded with the parameters and the
     ``provenance`` record in ``rgg:comparisons``, the list that
     :func:`write_combined_results` extends; the provenance also goes to ``rgg:provenance``.
+    ``kind`` is ``'markers'`` or ``'pseudobulk'`` (see :data:`TABLE_KINDS`).
     """
     record = {
         **(comparison or {}),
@@ -93,7 +144,8 @@ def write_results(
         "provenance": dict(provenance or {}),
     }
     metadata = {
-        "rgg:schema_version": SCHEMA_VERSION,
+        "rgg:table": kind,
+        "rgg:schema_version": TABLE_KINDS[kind][0],
         "rgg:version": rgg_version,
         "rgg:params": _json(params),
         "rgg:comparisons": _json([record]),
@@ -112,19 +164,24 @@ def write_combined_results(
 ) -> int:
     """Concatenate result tables (in the order given) into ``out``, atomically.
 
-    Every input is checked like :func:`read_results`; their ``rgg:comparisons`` records are
-    joined in the output's metadata, and ``provenance()`` (called once the inputs are read)
-    is stored as ``rgg:provenance``. Returns the number of rows written.
+    Every input is checked like :func:`read_results` and must be of one kind; their
+    ``rgg:comparisons`` records are joined in the output's metadata, and ``provenance()``
+    (called once the inputs are read) is stored as ``rgg:provenance``. Returns the number of
+    rows written.
     """
     tables = []
     records: list[dict[str, Any]] = []
+    kind = None
     for path in paths:
-        metadata = _checked_metadata(path)  # checked once, then the table itself
+        metadata = _checked_metadata(path, kind)  # checked once, then the table itself
+        kind = _kind(metadata)
         tables.append(pl.read_parquet(path))
         records.extend(_comparisons(metadata))
-    combined = pl.concat(tables) if tables else pl.DataFrame(schema=COLUMNS)
+    kind = kind or "markers"
+    combined = pl.concat(tables) if tables else pl.DataFrame(schema=TABLE_KINDS[kind][1])
     metadata = {
-        "rgg:schema_version": SCHEMA_VERSION,
+        "rgg:table": kind,
+        "rgg:schema_version": TABLE_KINDS[kind][0],
         "rgg:version": rgg_version,
         "rgg:comparisons": _json(records),
         "rgg:provenance": _json(provenance() if provenance else {}),
@@ -167,7 +224,17 @@ def read_results(path: str | os.PathLike[str]) -> tuple[pl.DataFrame, dict[str, 
     return pl.read_parquet(path), params
 
 
-def _checked_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+def read_table_kind(path: str | os.PathLike[str]) -> str:
+    """``'markers'`` or ``'pseudobulk'``: the kind of an rgg results table."""
+    return _kind(_checked_metadata(path))
+
+
+def _kind(metadata: Mapping[str, str]) -> str:
+    return metadata.get("rgg:table", "markers")
+
+
+def _checked_metadata(path: str | os.PathLike[str], kind: str | None = None) -> dict[str, str]:
+    """The file's rgg metadata, after checking its kind (when given) and schema version."""
     try:
         metadata = pl.read_parquet_metadata(path)
     except FileNotFoundError:
@@ -175,10 +242,18 @@ def _checked_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     except Exception as error:  # polars raises ComputeError & co. for files that are not Parquet
         msg = f"{os.fspath(path)} is not a readable Parquet file ({error}); rerun the step that wrote it."
         raise ValueError(msg) from error
-    version = metadata.get("rgg:schema_version")
-    if version != SCHEMA_VERSION:
+    found = _kind(metadata)
+    if found not in TABLE_KINDS or (kind is not None and found != kind):
         msg = (
-            f"{os.fspath(path)} is not an rgg results table of schema version {SCHEMA_VERSION} "
+            f"{os.fspath(path)} is a {found!r} table, but {kind or 'a known kind'!r} is "
+            f"expected here; tables of different kinds are not combined."
+        )
+        raise ValueError(msg)
+    expected = TABLE_KINDS[found][0]
+    version = metadata.get("rgg:schema_version")
+    if version != expected:
+        msg = (
+            f"{os.fspath(path)} is not an rgg results table of schema version {expected} "
             f"(found {version!r}); rerun it with this rgg, or read it with the rgg that wrote it "
             f"({metadata.get('rgg:version', 'unknown')})."
         )
