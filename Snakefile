@@ -36,6 +36,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/rank.smk"
+include: "workflow/rules/pseudobulk.smk"
 include: "workflow/rules/collect.smk"
 include: "workflow/rules/report.smk"
 
@@ -43,6 +44,7 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         combined_table=combined_table_path(),
+        pseudobulk=combined_pseudobulk_paths(),
         annotated=annotated_paths(),
         report=config["report"]["file"],
     default_target: True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from . import __version__
 from ._errors import did_you_mean
 from ._settings import settings
 from ._types import RANK_GENES_GROUPS_ARGUMENTS
-from .cli import PARAMETER_KEYS, TEST_KEYS
+from .cli import PARAMETER_KEYS, PSEUDOBULK_KEYS, TEST_KEYS
 from .io.h5ad import read_h5ad
 
 
@@ -50,10 +51,6 @@ def _check_types(config: dict[str, Any], where: str) -> None:
 
 def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     """rank_genes_groups keyword arguments: --test-config, then --test-params, then options."""
-    import json
-
-    import yaml
-
     params: dict[str, Any] = {}
     logreg: dict[str, Any] = {}
     sources = []
@@ -63,29 +60,8 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     if args.test_params:
         sources.append(("--test-params", args.test_params))
     for where, text in sources:
-        config = None
-        if where == "--test-params":  # JSON first: YAML 1.1 reads JSON's 1e-05 as a string
-            try:
-                config = json.loads(text)
-            except json.JSONDecodeError:
-                config = None
-        if config is None:
-            try:
-                config = yaml.safe_load(text)
-            except yaml.YAMLError as error:
-                msg = f"{where}: not valid YAML ({' '.join(str(error).split())})."
-                raise ValueError(msg) from error
-        config = {} if config is None else config
-        if not isinstance(config, dict):
-            msg = f"{where}: test parameters are a mapping, got {type(config).__name__}."
-            raise ValueError(msg)
-        for key in config:
-            if key not in TEST_KEYS:
-                msg = (
-                    f"{where}: unknown key {key!r}.{did_you_mean(key, TEST_KEYS)} "
-                    f"Valid keys: {', '.join(TEST_KEYS)}."
-                )
-                raise ValueError(msg)
+        # JSON first: YAML 1.1 reads JSON's 1e-05 as a string
+        config = _parameter_mapping(text, TEST_KEYS, where)
         if not isinstance(config.get("logreg") or {}, dict):
             msg = f"{where}: 'logreg' holds LogisticRegression options as a mapping, e.g. {{max_iter: 500}}."
             raise ValueError(msg)
@@ -205,6 +181,97 @@ def rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parameter_mapping(text: str | None, keys: Sequence[str], where: str) -> dict[str, Any]:
+    """A mapping of parameters from JSON (tried first) or YAML text, with known keys only."""
+    import json
+
+    import yaml
+
+    if not text:
+        return {}
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            config = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            msg = f"{where}: not valid YAML ({' '.join(str(error).split())})."
+            raise ValueError(msg) from error
+    config = {} if config is None else config
+    if not isinstance(config, dict):
+        msg = f"{where}: test parameters are a mapping, got {type(config).__name__}."
+        raise ValueError(msg)
+    for key in config:
+        if key not in keys:
+            msg = f"{where}: unknown key {key!r}.{did_you_mean(key, keys)} Valid keys: {', '.join(keys)}."
+            raise ValueError(msg)
+    return config
+
+
+def pseudobulk(args: argparse.Namespace) -> int:
+    """``rgg pseudobulk``: pseudobulk DESeq2 of one h5ad file, written as a long table."""
+    from .io import pseudobulk_table, write_results
+    from .io.provenance import now, provenance_record
+    from .pseudobulk import pseudobulk_deseq2
+
+    started = now()
+    params = {"counts_layer": "counts", "min_cells": 10, "design": "auto", "reference": "rest"}
+    params |= _parameter_mapping(args.test_params, PSEUDOBULK_KEYS, "--test-params")
+    for key in PSEUDOBULK_KEYS:
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    if params["counts_layer"] == "":
+        params["counts_layer"] = None
+    if params.get("sample") is None:
+        msg = "pseudobulk needs --sample: the obs column of the biological replicates (e.g. donor)."
+        raise ValueError(msg)
+    config = _json_option(args.record_config, "--record-config")
+    start = time.perf_counter()
+    _say(f"rgg {__version__}: reading {args.input}")
+    adata = read_h5ad(args.input)
+    _say(f"pseudobulk of {adata.n_obs} cells by obs[{args.groupby!r}] with {params}")
+    results = pseudobulk_deseq2(
+        adata,
+        args.groupby,
+        params["sample"],
+        layer=params["counts_layer"],
+        groups=params.get("groups") or "all",
+        reference=params["reference"],
+        min_cells=params["min_cells"],
+        design=params["design"],
+        n_jobs=args.n_jobs,
+    )
+    comparison = {
+        "dataset": args.dataset or Path(args.input).stem,
+        "grouping": args.grouping or args.groupby,
+        "test": args.test or "pseudobulk",
+    }
+    table = pseudobulk_table(results, **comparison)
+    recorded = {"groupby": args.groupby, "method": "pseudobulk", **params}
+    record = provenance_record(
+        command=["rgg", *args.argv],
+        inputs=[args.input],
+        started=started,
+        params=recorded,
+        config={**comparison, **config},
+        data={"n_obs": int(adata.n_obs), "n_vars": int(adata.n_vars), "groupby": args.groupby},
+    )
+    write_results(
+        table,
+        args.out,
+        params=recorded,
+        rgg_version=__version__,
+        comparison=comparison,
+        provenance=record,
+        kind="pseudobulk",
+    )
+    _say(
+        f"{len(table)} rows ({table['group'].n_unique()} groups) written to {args.out} "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+    return 0
+
+
 def collect(args: argparse.Namespace) -> int:
     """``rgg collect``: concatenate result tables into one file."""
     from .io import write_combined_results
@@ -280,6 +347,7 @@ def report(args: argparse.Namespace) -> int:
         top_n=args.top_n,
         title=args.title,
         command=["rgg", *args.argv],
+        pseudobulk=args.pseudobulk,
     )
     _say(f"report written to {args.out}")
     return 0

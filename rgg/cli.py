@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo(commands)
     _add_rank(commands)
+    _add_pseudobulk(commands)
     _add_collect(commands)
     _add_annotate(commands)
     _add_report(commands)
@@ -199,15 +200,74 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     )
 
 
+#: Keys of a pseudobulk test config (``--test-params``).
+PSEUDOBULK_KEYS = ("sample", "counts_layer", "min_cells", "design", "reference", "groups")
+
+
+def _add_pseudobulk(commands: argparse._SubParsersAction) -> None:
+    bulk = commands.add_parser(
+        "pseudobulk",
+        help="pseudobulk differential expression with PyDESeq2, one Parquet table",
+        description="Sum the raw counts of INPUT per sample and group and test each group "
+        "against the rest (or a reference group) across samples with PyDESeq2: cells of one "
+        "sample are not independent replicates, samples are. Writes a long Parquet table "
+        "(columns dataset, grouping, test, group, reference, gene, rank, base_mean, "
+        "log2_fold_change, lfc_se, stat, pval, pval_adj, n_samples_group, "
+        "n_samples_reference, design; rows by stat within each group) atomically. Parameters "
+        "come from --test-params, then the options below.",
+    )
+    bulk.add_argument("input", help="the .h5ad file with raw counts")
+    bulk.add_argument("--groupby", required=True, help="obs column with the groups")
+    bulk.add_argument("--out", required=True, help="the Parquet file to write")
+    bulk.add_argument(
+        "--test-params",
+        metavar="YAML",
+        help="parameters inline, as a YAML or JSON mapping (keys: "
+        + ", ".join(PSEUDOBULK_KEYS)
+        + ")",
+    )
+    bulk.add_argument("--sample", help="obs column of the biological replicates (required)")
+    bulk.add_argument(
+        "--counts-layer", help="layer with raw integer counts (default: counts; '' means X)"
+    )
+    bulk.add_argument(
+        "--min-cells",
+        type=int,
+        help="leave out sample x group pseudobulks of fewer cells (default: 10)",
+    )
+    bulk.add_argument(
+        "--design",
+        choices=("auto", "paired", "unpaired"),
+        help="~ sample + group (paired), ~ group (unpaired), or auto (default)",
+    )
+    bulk.add_argument("--reference", help="'rest' (default) or a group to compare against")
+    bulk.add_argument("--groups", nargs="+", help="groups to test (default: all)")
+    bulk.add_argument("--dataset", help="dataset name in the table (default: the file name)")
+    bulk.add_argument("--grouping", help="grouping name in the table (default: --groupby)")
+    bulk.add_argument("--test", help="test name in the table (default: pseudobulk)")
+    bulk.add_argument("--n-jobs", type=int, default=None, help="PyDESeq2 processes (default: 1)")
+    bulk.add_argument(
+        "--record-config",
+        metavar="JSON",
+        help="the workflow config of this comparison, recorded in the provenance (a JSON object)",
+    )
+
+
 def _add_collect(commands: argparse._SubParsersAction) -> None:
     collect = commands.add_parser(
         "collect",
-        help="combine result tables of `rgg rank` into one Parquet file",
-        description="Concatenate Parquet tables written by `rgg rank` (in the order given) "
-        "into one table with the same columns. Each input's parameters are kept in the "
-        "output's metadata (rgg:comparisons). Written atomically.",
+        help="combine result tables of `rgg rank` (or of `rgg pseudobulk`) into one Parquet file",
+        description="Concatenate Parquet tables written by `rgg rank`, or by `rgg pseudobulk` "
+        "(in the order given; one kind per call) into one table with the same columns. Each "
+        "input's parameters are kept in the output's metadata (rgg:comparisons). No table "
+        "gives an empty markers table. Written atomically.",
     )
-    collect.add_argument("tables", nargs="+", metavar="TABLE", help="Parquet files from `rgg rank`")
+    collect.add_argument(
+        "tables",
+        nargs="*",
+        metavar="TABLE",
+        help="Parquet files from `rgg rank` or `rgg pseudobulk`",
+    )
     collect.add_argument("--out", required=True, help="the combined Parquet file to write")
     collect.add_argument(
         "--record-config",
@@ -253,6 +313,9 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--benchmarks", help="folder of Snakemake's benchmark files (run facts)")
     report.add_argument(
+        "--pseudobulk", help="the combined pseudobulk table from `rgg collect` (its own section)"
+    )
+    report.add_argument(
         "--top-n",
         type=int,
         default=10,
@@ -284,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = {
         "demo": _commands.demo,
         "rank": _commands.rank,
+        "pseudobulk": _commands.pseudobulk,
         "collect": _commands.collect,
         "annotate": _commands.annotate,
         "report": _commands.report,

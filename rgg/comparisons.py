@@ -25,11 +25,26 @@ TEST_PARAMETER_KEYS = (
     "pts", "mask_var", "auroc", "corr_scope", "rest_scope", "fold_change", "min_pct",
     "min_diff_pct", "min_logfc",
 )  # fmt: skip
+#: Keys of a pseudobulk test (method: pseudobulk), with the defaults rgg applies. The schema
+#: sets none, so that rank tests' recorded entries do not carry them.
+PSEUDOBULK_DEFAULTS: dict[str, Any] = {
+    "sample": None, "counts_layer": "counts", "min_cells": 10, "design": "auto",
+    "reference": "rest", "groups": None,
+}  # fmt: skip
+#: Rank-test keys and their schema defaults: a pseudobulk test may not change them.
+_RANK_ONLY_DEFAULTS: dict[str, Any] = {
+    "corr_method": "benjamini-hochberg", "corr_scope": "group", "tie_correct": False,
+    "fold_change": "log_mean", "rest_scope": "all", "n_genes": None, "rankby_abs": False,
+    "pts": False, "auroc": False, "min_pct": None, "min_diff_pct": None, "min_logfc": None,
+    "mask_var": None, "logreg": {},
+}  # fmt: skip
 #: Test options that work gene by gene and so do not exist for logreg.
 _PER_GENE_OPTIONS = ("auroc", "min_pct", "min_diff_pct", "min_logfc")
 _SELECTOR_KEYS = {"dataset": "datasets", "grouping": "groupings", "test": "tests"}
 #: Names the workflow uses itself inside the results folder (datasets) and a dataset's folder.
-RESERVED_NAMES = frozenset({"markers.parquet", "logs", "benchmarks"})
+RESERVED_NAMES = frozenset(
+    {"markers.parquet", "pseudobulk.parquet", "pseudobulk", "logs", "benchmarks"}
+)
 RESERVED_GROUPING_NAMES = frozenset({"annotated.h5ad"})
 #: The schema's pattern for names, checked again with fullmatch (JSON Schema's ``$`` lets a
 #: trailing newline through).
@@ -47,6 +62,10 @@ class Comparison:
     dataset: str
     grouping: str
     test: str
+
+    def is_pseudobulk(self, config: Mapping[str, Any]) -> bool:
+        """Whether this comparison's test is a pseudobulk test (its own rule and table)."""
+        return config["tests"][self.test].get("method") == "pseudobulk"
 
     @property
     def uns_key(self) -> str:
@@ -108,6 +127,16 @@ def rank_parameters(config: Mapping[str, Any], comparison: Comparison) -> dict[s
     if test.get("logreg"):
         params["logreg"] = dict(test["logreg"])
     return params
+
+
+def pseudobulk_parameters(config: Mapping[str, Any], comparison: Comparison) -> dict[str, Any]:
+    """The ``rgg pseudobulk --test-params`` mapping of one pseudobulk comparison (defaults
+    filled in, so that a changed default shows up as a changed parameter)."""
+    test = config["tests"][comparison.test]
+    return {
+        key: test[key] if test.get(key) is not None else default
+        for key, default in PSEUDOBULK_DEFAULTS.items()
+    }
 
 
 def groupby_column(config: Mapping[str, Any], grouping: str) -> str:
@@ -176,6 +205,7 @@ def _check_names(config: Mapping[str, Any]) -> None:
                 "remove them or set 'method: logreg'."
             )
             raise ConfigError(msg)
+        _check_test_kind(name, test)
         per_gene = [key for key in _PER_GENE_OPTIONS if test.get(key) not in (None, False)]
         if per_gene and test.get("method") == "logreg":
             msg = (
@@ -183,6 +213,45 @@ def _check_names(config: Mapping[str, Any]) -> None:
                 "does not have; use them with method wilcoxon or a t-test."
             )
             raise ConfigError(msg)
+
+
+def _check_test_kind(name: str, test: Mapping[str, Any]) -> None:
+    """Pseudobulk keys only on pseudobulk tests; rank-test options not on them."""
+    pseudobulk_only = [
+        key
+        for key in PSEUDOBULK_DEFAULTS
+        if key not in ("reference", "groups") and test.get(key) is not None
+    ]
+    if test.get("method") != "pseudobulk":
+        if pseudobulk_only:
+            msg = (
+                f"tests.{name} sets {', '.join(pseudobulk_only)}, which only a pseudobulk test "
+                "has; set 'method: pseudobulk' or remove them."
+            )
+            raise ConfigError(msg)
+        return
+    if test.get("sample") is None:
+        msg = (
+            f"tests.{name} is a pseudobulk test without 'sample': name the obs column of the "
+            "biological replicates (e.g. sample: donor)."
+        )
+        raise ConfigError(msg)
+    changed = [
+        key for key, default in _RANK_ONLY_DEFAULTS.items() if test.get(key, default) != default
+    ]
+    if changed:
+        msg = (
+            f"tests.{name} is a pseudobulk test but sets {', '.join(changed)}, which only "
+            "rank_genes_groups tests have (PyDESeq2 corrects with Benjamini-Hochberg); remove "
+            "them."
+        )
+        raise ConfigError(msg)
+    if isinstance(test.get("reference"), list):
+        msg = (
+            f"tests.{name}: a pseudobulk test compares with 'rest' or one reference group, not "
+            "a list."
+        )
+        raise ConfigError(msg)
 
 
 def _check_uns_keys(comparisons: list[Comparison]) -> None:
@@ -257,6 +326,8 @@ def _check_comparison(
         )
         raise ConfigError(msg)
     test = config["tests"][comparison.test]
+    if comparison.is_pseudobulk(config):
+        _check_pseudobulk_inputs(pseudobulk_parameters(config, comparison), header, where)
     mask_var = test.get("mask_var")
     if mask_var is not None and mask_var not in header.var_columns:
         msg = (
@@ -284,6 +355,23 @@ def _check_comparison(
                 f"{key}."
             )
             raise ConfigError(msg)
+
+
+def _check_pseudobulk_inputs(params: Mapping[str, Any], header: Any, where: str) -> None:
+    sample, layer = params["sample"], params["counts_layer"]
+    if sample not in header.obs_columns:
+        msg = (
+            f"pseudobulk sample column {sample!r} is not in {where}."
+            f"{did_you_mean(sample, header.obs_columns)} Columns: {', '.join(header.obs_columns)}."
+        )
+        raise ConfigError(msg)
+    if layer is not None and layer not in header.layers:
+        msg = (
+            f"{where} has no counts layer {layer!r} for the pseudobulk test."
+            f"{did_you_mean(layer, header.layers)} Layers: {', '.join(header.layers) or 'none'}; "
+            "set counts_layer (null means X) to the raw counts."
+        )
+        raise ConfigError(msg)
 
 
 def describe_schema_error(error: Any) -> str:

@@ -22,6 +22,8 @@ from .data import (
     comparison_views,
     group_expression,
     method_agreement,
+    pseudobulk_views,
+    sample_counts,
 )
 
 
@@ -34,6 +36,7 @@ def build_report(
     top_n: int = 10,
     title: str = "rgg marker genes",
     command: list[str] | None = None,
+    pseudobulk: str | os.PathLike[str] | None = None,
 ) -> None:
     """Write one self-contained HTML report to ``out`` (atomically).
 
@@ -51,6 +54,9 @@ def build_report(
         Folder of Snakemake's benchmark files, for the run facts.
     top_n
         Genes per group in the tables and plots.
+    pseudobulk
+        The combined pseudobulk table (``rgg collect`` of ``rgg pseudobulk`` tables), shown in
+        its own section and in the agreement of methods.
     """
 
     started = now()
@@ -60,9 +66,17 @@ def build_report(
     views = comparison_views(table, records)
     loaded = {name: read_h5ad(path) for name, path in datasets.items() if _used(name, views)}
     sections = [_comparison_section(view, loaded.get(view.dataset), top_n) for view in views]
+    bulk_views = []
+    if pseudobulk is not None:
+        bulk_views = pseudobulk_views(read_results(pseudobulk)[0], read_comparisons(pseudobulk))
+    bulk_sections = [_pseudobulk_section(view, top_n) for view in bulk_views]
     report_provenance = provenance_record(
         command=command or ["rgg", "report"],
-        inputs=[markers, *(datasets[name] for name in loaded)],
+        inputs=[
+            markers,
+            *([pseudobulk] if pseudobulk else []),
+            *(datasets[name] for name in loaded),
+        ],
         started=started,
         params={"top_n": top_n},
     )
@@ -75,8 +89,11 @@ def build_report(
         "tests": _test_rows(views),
         "comparisons": views,
         "sections": sections,
-        "agreements": method_agreement(views, top_n),
-        "benchmarks": _current_jobs(benchmark_records(benchmarks), views) if benchmarks else [],
+        "pseudobulk_sections": bulk_sections,
+        "agreements": method_agreement(views + bulk_views, top_n),
+        "benchmarks": (
+            _current_jobs(benchmark_records(benchmarks), views, bulk_views) if benchmarks else []
+        ),
         "config_yaml": yaml.safe_dump(run_provenance.get("config") or {}, sort_keys=False),
         "run": run_provenance,
         "report": report_provenance,
@@ -84,7 +101,7 @@ def build_report(
             {
                 "run": run_provenance,
                 "report": report_provenance,
-                "comparisons": {v.anchor: v.provenance for v in views},
+                "comparisons": {v.anchor: v.provenance for v in views + bulk_views},
             }
         ),
         "top_n": top_n,
@@ -99,13 +116,30 @@ DATASET_KEYS = frozenset({"groupby", "layer", "use_raw"})
 
 
 def _current_jobs(
-    records: list[dict[str, Any]], views: list[ComparisonView]
+    records: list[dict[str, Any]], views: list[ComparisonView], bulk_views: list[ComparisonView]
 ) -> list[dict[str, Any]]:
     """Benchmark records of this run's jobs; files of earlier configs may share the folder."""
     jobs = {"collect"}
     for view in views:
         jobs |= {f"rank/{view.dataset}/{view.grouping}/{view.test}", f"annotate/{view.dataset}"}
+    for view in bulk_views:
+        jobs |= {f"pseudobulk/{view.dataset}/{view.grouping}/{view.test}", "collect_pseudobulk"}
     return [record for record in records if record["job"] in jobs]
+
+
+def _pseudobulk_section(view: ComparisonView, top_n: int) -> dict[str, Any]:
+    groups = view.groups
+    return {
+        "view": view,
+        "rows": view.top(top_n).to_dicts(),
+        "samples": sample_counts(view),
+        "volcano": (
+            plots.volcano_grid(view.table.rename({"log2_fold_change": "logfoldchange"}), groups)
+            if groups
+            else None
+        ),
+        "note": "" if groups else "No group had enough samples on both sides to be tested.",
+    }
 
 
 def _used(name: str, views: list[ComparisonView]) -> bool:

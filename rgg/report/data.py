@@ -59,9 +59,12 @@ class Agreement:
 
 
 def comparison_views(
-    table: pl.DataFrame, records: Sequence[Mapping[str, Any]]
+    table: pl.DataFrame, records: Sequence[Mapping[str, Any]], prefix: str = "cmp"
 ) -> list[ComparisonView]:
-    """Split the combined table into comparisons, in the order of their records."""
+    """Split the combined table into comparisons, in the order of their records.
+
+    Section anchors are ``{prefix}-1``, ``{prefix}-2``, ... (names may hold any character).
+    """
     views = []
     for position, record in enumerate(records):
         rows = table.filter(
@@ -77,10 +80,24 @@ def comparison_views(
                 params=dict(record.get("params", {})),
                 provenance=dict(record.get("provenance", {})),
                 table=rows,
-                anchor=f"cmp-{position + 1}",
+                anchor=f"{prefix}-{position + 1}",
             )
         )
     return views
+
+
+def pseudobulk_views(
+    table: pl.DataFrame, records: Sequence[Mapping[str, Any]]
+) -> list[ComparisonView]:
+    """Pseudobulk comparisons as views; DESeq2's Wald statistic serves as the score, so that
+    the agreement of methods compares it with the rank tests of the same grouping."""
+    return comparison_views(table.with_columns(score=pl.col("stat")), records, prefix="pb")
+
+
+def sample_counts(view: ComparisonView) -> list[dict[str, Any]]:
+    """Per tested group: samples on each side and the design DESeq2 fitted."""
+    firsts = view.table.group_by("group", maintain_order=True).first()
+    return firsts.select("group", "n_samples_group", "n_samples_reference", "design").to_dicts()
 
 
 def method_agreement(views: Sequence[ComparisonView], n: int) -> list[Agreement]:

@@ -12,6 +12,7 @@ import rgg
 from rgg.comparisons import (
     ConfigError,
     groupby_column,
+    pseudobulk_parameters,
     rank_parameters,
     resolve_comparisons,
 )
@@ -20,9 +21,12 @@ from rgg.io.h5ad import matrix_nbytes
 RESULTS = config["results"]
 
 try:
-    COMPARISONS = resolve_comparisons(config)
+    ALL_COMPARISONS = resolve_comparisons(config)
 except ConfigError as error:
     raise WorkflowError(f"Invalid config: {error}") from None
+# rank_genes_groups comparisons (rule rank) and pseudobulk ones (rule pseudobulk)
+COMPARISONS = [c for c in ALL_COMPARISONS if not c.is_pseudobulk(config)]
+PSEUDOBULK_COMPARISONS = [c for c in ALL_COMPARISONS if c.is_pseudobulk(config)]
 
 # Rules run `rgg` from PATH. Put the environment that runs Snakemake first, so that an
 # un-activated virtual environment (.venv/bin/snakemake) finds its own rgg; a rule's conda
@@ -57,6 +61,16 @@ def combined_table_path():
     return f"{RESULTS}/markers.parquet"
 
 
+def pseudobulk_path(comparison):
+    """A pseudobulk comparison's table: RESULTS/pseudobulk/dataset/grouping/test.parquet."""
+    return f"{RESULTS}/pseudobulk/{comparison.dataset}/{comparison.grouping}/{comparison.test}.parquet"
+
+
+def combined_pseudobulk_paths():
+    """The combined pseudobulk table, when the config has pseudobulk comparisons."""
+    return [f"{RESULTS}/pseudobulk.parquet"] if PSEUDOBULK_COMPARISONS else []
+
+
 def annotated_paths():
     return [
         f"{RESULTS}/{dataset}/annotated.h5ad"
@@ -65,13 +79,13 @@ def annotated_paths():
 
 
 def report_dataset_paths():
-    datasets = sorted({c.dataset for c in COMPARISONS})
+    datasets = sorted({c.dataset for c in ALL_COMPARISONS})
     return [config["datasets"][name]["path"] for name in datasets]
 
 
 def report_dataset_options():
     """`--dataset NAME=PATH` for each dataset, shell-quoted."""
-    datasets = sorted({c.dataset for c in COMPARISONS})
+    datasets = sorted({c.dataset for c in ALL_COMPARISONS})
     options = []
     for name in datasets:
         pair = shlex.quote(f"{name}={config['datasets'][name]['path']}")
@@ -87,7 +101,7 @@ def comparison_of(wildcards):
     comparison = rgg.comparisons.Comparison(
         wildcards.dataset, wildcards.grouping, wildcards.test
     )
-    if comparison not in COMPARISONS:
+    if comparison not in ALL_COMPARISONS:
         raise WorkflowError(
             f"{comparison} is not a comparison of this config; add it to the config "
             "instead of asking for its file."
@@ -102,6 +116,11 @@ def rank_groupby(wildcards):
 def rank_test_params(wildcards):
     """The test's parameters as JSON: a change reruns the comparison (params trigger)."""
     return json.dumps(rank_parameters(config, comparison_of(wildcards)), sort_keys=True)
+
+
+def pseudobulk_test_params(wildcards):
+    """A pseudobulk test's parameters as JSON (defaults filled in; a change reruns it)."""
+    return json.dumps(pseudobulk_parameters(config, comparison_of(wildcards)), sort_keys=True)
 
 
 def rank_config_record(wildcards):

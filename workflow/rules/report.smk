@@ -4,6 +4,7 @@
 rule report:
     input:
         markers=combined_table_path(),
+        pseudobulk=combined_pseudobulk_paths(),
         annotated=annotated_paths(),
         datasets=report_dataset_paths(),
     output:
@@ -18,6 +19,7 @@ rule report:
         f"{RESULTS}/benchmarks/report.tsv"
     params:
         datasets=report_dataset_options(),
+        pseudobulk=" ".join(f"--pseudobulk {shlex.quote(p)}" for p in combined_pseudobulk_paths()),
         benchmarks=f"{RESULTS}/benchmarks",
         title=config["report"]["title"],
         top_n=config["report"]["top_n"],
@@ -30,5 +32,5 @@ rule report:
     message:
         "write the HTML report {output}"
     shell:
-        "rgg report {input.markers:q} {params.datasets} --benchmarks {params.benchmarks:q}"
+        "rgg report {input.markers:q} {params.datasets} {params.pseudobulk} --benchmarks {params.benchmarks:q}"
         " --title {params.title:q} --top-n {params.top_n} --out {output:q} > {log:q} 2>&1"
