@@ -215,14 +215,16 @@ def pseudobulk(args: argparse.Namespace) -> int:
     from .pseudobulk import pseudobulk_deseq2
 
     started = now()
-    params = {"counts_layer": "counts", "min_cells": 10, "design": "auto", "reference": "rest"}
+    from .comparisons import PSEUDOBULK_DEFAULTS
+
+    params = dict(PSEUDOBULK_DEFAULTS)
     params |= _parameter_mapping(args.test_params, PSEUDOBULK_KEYS, "--test-params")
     for key in PSEUDOBULK_KEYS:
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)
     if params["counts_layer"] == "":
         params["counts_layer"] = None
-    if params.get("sample") is None:
+    if params["sample"] is None:
         msg = "pseudobulk needs --sample: the obs column of the biological replicates (e.g. donor)."
         raise ValueError(msg)
     config = _json_option(args.record_config, "--record-config")
@@ -235,7 +237,7 @@ def pseudobulk(args: argparse.Namespace) -> int:
         args.groupby,
         params["sample"],
         layer=params["counts_layer"],
-        groups=params.get("groups") or "all",
+        groups=params["groups"] or "all",
         reference=params["reference"],
         min_cells=params["min_cells"],
         design=params["design"],

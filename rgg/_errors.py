@@ -17,6 +17,13 @@ def did_you_mean(name: object, choices: Iterable[object]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
+def check_choice(name: str, value: object, choices: tuple[str, ...], meaning: str) -> None:
+    """Refuse an option value outside ``choices``, saying what each choice means."""
+    if value not in choices:
+        msg = f"{name} must be one of {list(choices)}, got {value!r}: {meaning}"
+        raise ValueError(msg)
+
+
 class _MessageKeyError(KeyError):
     """A KeyError whose message prints as written (KeyError quotes it otherwise)."""
 

@@ -84,7 +84,7 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
         description="Run rank_genes_groups on INPUT (an .h5ad file) and write the results as a "
         "long Parquet table (one row per group and ranked gene; columns dataset, grouping, "
         "test, method, group, reference, gene, rank, score, logfoldchange, pval, pval_adj, "
-        "pts, pts_rest, auroc) with the parameters in the file's metadata, and optionally "
+        "pts, pts_rest, auroc, filtered) with the parameters in the file's metadata, and optionally "
         "adata.uns[KEY] in scanpy's structure (--uns-out, for `rgg annotate`). Test "
         "parameters come from --test-config, then --test-params, then the options below; "
         "a later source wins. Outputs are written to a temporary name and renamed into place.",
@@ -120,9 +120,9 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     )
     rank.add_argument(
         "--reference",
-        nargs="+",
-        help="'rest' (default), a group to compare against, or several groups pooled into one "
-        "reference",
+        action="append",
+        help="'rest' (default) or a group to compare against; repeat it to pool several groups "
+        "into one reference (--reference NK --reference DC)",
     )
     rank.add_argument(
         "--rest-scope",

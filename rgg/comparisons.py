@@ -106,7 +106,7 @@ def resolve_comparisons(config: Mapping[str, Any]) -> list[Comparison]:
             "'datasets' lists of the groupings."
         )
         raise ConfigError(msg)
-    _check_uns_keys(chosen)
+    _check_uns_keys([c for c in chosen if not c.is_pseudobulk(config)])
     _check_data(config, chosen)
     return sorted(chosen)
 
@@ -133,10 +133,9 @@ def pseudobulk_parameters(config: Mapping[str, Any], comparison: Comparison) -> 
     """The ``rgg pseudobulk --test-params`` mapping of one pseudobulk comparison (defaults
     filled in, so that a changed default shows up as a changed parameter)."""
     test = config["tests"][comparison.test]
-    return {
-        key: test[key] if test.get(key) is not None else default
-        for key, default in PSEUDOBULK_DEFAULTS.items()
-    }
+    # the schema sets no default for these keys: absent means rgg's default, while an
+    # explicit null is kept (counts_layer: null means X)
+    return {key: test.get(key, default) for key, default in PSEUDOBULK_DEFAULTS.items()}
 
 
 def groupby_column(config: Mapping[str, Any], grouping: str) -> str:
@@ -206,7 +205,9 @@ def _check_names(config: Mapping[str, Any]) -> None:
             )
             raise ConfigError(msg)
         _check_test_kind(name, test)
-        per_gene = [key for key in _PER_GENE_OPTIONS if test.get(key) not in (None, False)]
+        per_gene = [
+            key for key in _PER_GENE_OPTIONS if test.get(key) is not None and test[key] is not False
+        ]
         if per_gene and test.get("method") == "logreg":
             msg = (
                 f"tests.{name} sets {', '.join(per_gene)}, which logreg (one model of all genes) "
@@ -362,7 +363,8 @@ def _check_pseudobulk_inputs(params: Mapping[str, Any], header: Any, where: str)
     if sample not in header.obs_columns:
         msg = (
             f"pseudobulk sample column {sample!r} is not in {where}."
-            f"{did_you_mean(sample, header.obs_columns)} Columns: {', '.join(header.obs_columns)}."
+            f"{did_you_mean(sample, header.obs_columns)} Columns: {', '.join(header.obs_columns)}. "
+            "Fix 'sample', or leave this dataset out with comparisons.exclude."
         )
         raise ConfigError(msg)
     if layer is not None and layer not in header.layers:

@@ -19,6 +19,7 @@ from ._errors import (
     ColumnNotFoundError,
     GroupbyNotCategoricalError,
     UnknownGroupError,
+    check_choice,
     did_you_mean,
 )
 from ._types import CORR_METHODS, CORR_SCOPES, FOLD_CHANGES, METHODS, REST_SCOPES, Matrix
@@ -245,13 +246,6 @@ def _category_position(categories: pd.Index, label: Any) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def _check_choice(name: str, value: object, choices: tuple[str, ...], meaning: str) -> None:
-    """Refuse an option value outside ``choices``, saying what each choice means."""
-    if value not in choices:
-        msg = f"{name} must be one of {list(choices)}, got {value!r}: {meaning}"
-        raise ValueError(msg)
-
-
 def _warn_duplicate_names(names: pd.Index) -> None:
     if names.is_unique:
         return
@@ -330,17 +324,17 @@ def build_plan(
     if method not in METHODS:
         msg = f"Method must be one of {list(METHODS)}, got method={method!r}."
         raise ValueError(msg)
-    _check_choice(
+    check_choice(
         "corr_scope", corr_scope, CORR_SCOPES,
         "'group' corrects each group's p-values on their own (scanpy), 'all' corrects all "
         "groups together.",
     )  # fmt: skip
-    _check_choice(
+    check_choice(
         "rest_scope", rest_scope, REST_SCOPES,
         "'all' compares each group with every other cell (scanpy), 'groups' with the other "
         "selected groups.",
     )  # fmt: skip
-    _check_choice(
+    check_choice(
         "fold_change", fold_change, FOLD_CHANGES,
         "'log_mean' from the mean of the log values (scanpy), 'expm1_mean' from the mean of "
         "expm1 values (Seurat).",
@@ -425,6 +419,12 @@ def build_plan(
     if pool is not None:
         reference_groups = tuple(str(categories[p]) for p in pool_positions)
         reference = " + ".join(reference_groups)
+        if reference in set(categories.astype(str)):
+            msg = (
+                f"the pooled reference would be labelled {reference!r}, which is already a "
+                f"group of adata.obs[{groupby!r}]; rename that category first."
+            )
+            raise ValueError(msg)
         pool_size = int(cells_per_category[pool_positions].sum())
         if pool_size < 2:
             too_small[reference] = pool_size

@@ -12,6 +12,7 @@ from rgg.comparisons import (
     Comparison,
     ConfigError,
     groupby_column,
+    pseudobulk_parameters,
     rank_parameters,
     resolve_comparisons,
 )
@@ -123,6 +124,33 @@ def test_rank_parameters_carry_dataset_matrix_and_logreg_options() -> None:
         ({"tests__t\n": {}}, "has characters a file name cannot safely hold"),
         ({"tests__vs-b__logreg": {"method": "t-test"}}, "rank_genes_groups parameters"),
         ({"datasets__synth__path": __file__}, "is not a readable h5ad file"),
+        ({"tests__vs-b__reference": ["B cell", "NKK"]}, "names reference 'NKK'"),
+        ({"tests__wilcoxon__sample": "donor"}, "which only a pseudobulk test has"),
+        (
+            {"tests__lr": {"method": "logreg", "min_pct": 0.1, "logreg": {}}},
+            "sets min_pct, which logreg",
+        ),
+        ({"tests__pb": {"method": "pseudobulk"}}, "pseudobulk test without 'sample'"),
+        (
+            {"tests__pb": {"method": "pseudobulk", "sample": "donor", "tie_correct": True}},
+            "sets tie_correct, which only rank_genes_groups tests have",
+        ),
+        (
+            {"tests__pb": {"method": "pseudobulk", "sample": "donor", "reference": ["NK", "DC"]}},
+            "not a list",
+        ),
+        (
+            {"tests__pb": {"method": "pseudobulk", "sample": "donr"}},
+            "sample column 'donr' is not in dataset",
+        ),
+        (
+            {
+                "tests__pb": {"method": "pseudobulk", "sample": "donor", "counts_layer": "count"},
+                "comparisons__exclude": [{"grouping": "bulk_labels", "test": ["vs-b", "pb"]}],
+            },
+            "no counts layer 'count' for the pseudobulk test. Did you mean 'counts'?",
+        ),
+        ({"datasets": {"pseudobulk": {"path": PBMC}}}, "used by the workflow's own outputs"),
     ],
 )
 def test_config_mistakes_are_named_with_the_fix(changes: dict[str, Any], message: str) -> None:
@@ -177,3 +205,15 @@ def test_duplicate_keys_are_refused_but_merge_keys_allowed(tmp_path) -> None:
     broken.write_text("tests: {w: [}\n")
     with pytest.raises(ConfigError, match="is not valid YAML"):
         check_duplicate_keys(broken)
+
+
+def test_pseudobulk_tests_get_their_defaults_and_are_told_apart() -> None:
+    config = _config(tests__pb={"method": "pseudobulk", "sample": "donor", "min_cells": 5})
+    config["comparisons"]["exclude"].append({"grouping": "bulk_labels", "test": "pb"})
+    comparisons = resolve_comparisons(config)
+    pseudobulk = [c for c in comparisons if c.is_pseudobulk(config)]
+    assert pseudobulk == [Comparison("synth", "types", "pb")]
+    assert pseudobulk_parameters(config, pseudobulk[0]) == {
+        "sample": "donor", "counts_layer": "counts", "min_cells": 5, "design": "auto",
+        "reference": "rest", "groups": None,
+    }  # fmt: skip

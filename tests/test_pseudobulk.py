@@ -347,7 +347,10 @@ def test_mixed_pairing_needs_an_explicit_design(caplog) -> None:
         cells = adata.obs_names[adata.obs["donor"] == donor][:n]
         other = "ctrl" if donor == "donor 7" else STIM
         adata.obs.loc[cells, "condition"] = other
-    with pytest.raises(ValueError, match=r"\['donor 0', 'donor 7'\] have cells in both arms"):
+    with pytest.raises(
+        ValueError,
+        match=r"no group could be tested.*\['donor 0', 'donor 7'\] have cells on both sides",
+    ):
         pseudobulk_deseq2(adata, "condition", "donor", layer=None, groups=[STIM])
     with caplog.at_level(logging.INFO, logger="rgg"):
         paired = pseudobulk_deseq2(
@@ -369,3 +372,14 @@ def test_import_keeps_future_warnings_visible() -> None:
         "warnings.filters\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_donor_without_cells_of_a_rare_group_keeps_the_design_paired(synthetic, caplog) -> None:
+    """Only donors with cells of the group decide the design: no DC cells in donor1 is fine."""
+    no_dc = (synthetic.obs["donor"] == "donor1") & (synthetic.obs["cell_type"] == "DC")
+    adata = synthetic[~no_dc.to_numpy()].copy()
+    with caplog.at_level(logging.WARNING, logger="rgg"):
+        table = pseudobulk_deseq2(adata, "cell_type", "donor", min_cells=5)
+    assert (table["design"] == "~ sample + arm").all()
+    assert {"B cell", "NK"} <= set(table["group"])
+    assert "cannot tell" not in caplog.text

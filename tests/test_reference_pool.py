@@ -160,9 +160,18 @@ def test_pooled_results_survive_h5ad_and_scanpy_readers(tmp_path) -> None:
 def test_cli_takes_several_reference_groups(tmp_path) -> None:
     out = tmp_path / "pool.parquet"
     argv = ["rank", str(rgg.datasets.synthetic_path()), "--groupby", "cell_type"]
-    argv += ["--method", "wilcoxon", "--reference", "NK", "DC", "--out", str(out)]
+    argv += ["--method", "wilcoxon", "--reference", "NK", "--reference", "DC", "--out", str(out)]
     assert cli.main(argv) == 0
     table, params = rgg.io.read_results(out)
     assert params["reference"] == ["NK", "DC"]  # the request, as given
     assert set(table["reference"].unique()) == {"NK + DC"}
     assert set(table["group"].unique()) == {"B cell", "CD4+/CD8+ T", "Mono/Macro"}
+
+
+def test_a_pool_named_like_an_existing_group_is_refused() -> None:
+    adata = awkward_adata(seed=12)
+    column = adata.obs["group"].astype(object)
+    column.iloc[:3] = "a + b"
+    adata.obs["group"] = pd.Categorical(column)
+    with pytest.raises(ValueError, match="would be labelled 'a \\+ b', which is already a group"):
+        rgg.rank_genes_groups(adata, "group", reference=["a", "b"])

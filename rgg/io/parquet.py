@@ -110,7 +110,10 @@ def _group_rows(uns: Mapping[str, Any], group: str, labels: Mapping[str, str]) -
 def pseudobulk_table(results: Any, *, dataset: str, grouping: str, test: str) -> pl.DataFrame:
     """The long table of a pseudobulk test (the DataFrame of
     :func:`rgg.pseudobulk.pseudobulk_deseq2`), with a rank per group in the order given."""
-    frame = pl.from_pandas(results.reset_index(drop=True).astype({"group": str, "reference": str}))
+    frame = pl.from_pandas(
+        results.reset_index(drop=True).astype({"group": str, "reference": str}),
+        nan_to_null=False,  # NaN, as in the markers tables
+    )
     frame = frame.with_columns(
         dataset=pl.lit(dataset),
         grouping=pl.lit(grouping),
@@ -209,13 +212,16 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def read_results(path: str | os.PathLike[str]) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Read a results table and its parameters; refuse files of another schema version.
+def read_results(
+    path: str | os.PathLike[str], kind: str | None = None
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Read a results table and its parameters; refuse files of another schema version, or of
+    another kind than ``kind`` (``'markers'``, ``'pseudobulk'``) when given.
 
     The parameters are those of the one comparison in a file from :func:`write_results`; for a
     combined file they are ``{"comparisons": [...]}`` (see :func:`read_comparisons`).
     """
-    metadata = _checked_metadata(path)
+    metadata = _checked_metadata(path, kind)
     params = (
         json.loads(metadata["rgg:params"])
         if "rgg:params" in metadata
@@ -245,8 +251,9 @@ def _checked_metadata(path: str | os.PathLike[str], kind: str | None = None) -> 
     found = _kind(metadata)
     if found not in TABLE_KINDS or (kind is not None and found != kind):
         msg = (
-            f"{os.fspath(path)} is a {found!r} table, but {kind or 'a known kind'!r} is "
-            f"expected here; tables of different kinds are not combined."
+            f"{os.fspath(path)} is a {found!r} table, but a {kind or 'known'!r} table is "
+            "expected here (markers come from `rgg rank`, pseudobulk tables from "
+            "`rgg pseudobulk`; one `rgg collect` takes one kind)."
         )
         raise ValueError(msg)
     expected = TABLE_KINDS[found][0]

@@ -73,28 +73,35 @@ def arm_pseudobulks(bulk: AnnData, group: Any, reference: Any) -> tuple[np.ndarr
     return np.vstack(counts), table
 
 
-def auto_design(table: pd.DataFrame, context: str) -> str:
-    """'paired' if every sample with cells has cells in both arms, 'unpaired' if none has.
+class AmbiguousDesignError(ValueError):
+    """design='auto' cannot tell paired from unpaired samples for one comparison."""
 
-    ``table`` is laid out as :func:`arm_pseudobulks` returns it: group rows, then reference
-    rows, of the same samples in the same order.
+
+def auto_design(table: pd.DataFrame, context: str) -> str:
+    """'paired' if every sample with cells of the group also has reference cells, 'unpaired'
+    if none has.
+
+    Only samples with cells of the group decide: a donor without cells of a rare cell type
+    says nothing about pairing. ``table`` is laid out as :func:`arm_pseudobulks` returns it:
+    group rows, then reference rows, of the same samples in the same order.
     """
     n_samples = len(table) // 2
     has_cells = (table["n_cells"] > 0).to_numpy().reshape(2, n_samples)
     labels = table["label"].to_numpy()[:n_samples]
-    both = labels[has_cells.all(axis=0)].tolist()
-    one = labels[has_cells.any(axis=0) & ~has_cells.all(axis=0)].tolist()
+    in_group = has_cells[0]
+    both = labels[in_group & has_cells[1]].tolist()
+    one = labels[in_group & ~has_cells[1]].tolist()
     if not one:
         return "paired"
     if not both:
         return "unpaired"
     msg = (
-        f"{context}: samples {both} have cells in both arms but samples {one} in only one, so "
-        "design='auto' cannot tell whether samples are paired. Pass design='paired' "
-        "(~ sample + arm; samples with one arm are left out) or design='unpaired' (~ arm; "
-        "every pseudobulk counts as an independent sample)."
+        f"{context}: samples {both} have cells on both sides but samples {one} only in the "
+        "group, so design='auto' cannot tell whether samples are paired. Pass "
+        "design='paired' (~ sample + arm; samples with one side are left out) or "
+        "design='unpaired' (~ arm; every pseudobulk counts as an independent sample)."
     )
-    raise ValueError(msg)
+    raise AmbiguousDesignError(msg)
 
 
 def usable(table: pd.DataFrame, min_cells: int, paired: bool, context: str) -> np.ndarray:

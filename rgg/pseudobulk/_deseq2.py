@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._errors import check_choice
 from ._aggregate import aggregate_counts, check_min_cells
-from ._comparison import arm_pseudobulks, auto_design, match_category, select_groups, usable
+from ._comparison import (
+    AmbiguousDesignError,
+    arm_pseudobulks,
+    auto_design,
+    match_category,
+    select_groups,
+    usable,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -126,7 +134,10 @@ def pseudobulk_deseq2(
         at least 2 samples per arm (a group lacking them alone is skipped with a logged
         warning naming its sample counts); or the counts are not raw counts.
     """
-    _check_choice("design", design, ("auto", *FORMULAS))
+    check_choice(
+        "design", design, ("auto", *FORMULAS),
+        "'paired' fits ~ sample + arm, 'unpaired' ~ arm, 'auto' picks from the data.",
+    )  # fmt: skip
     check_min_cells(min_cells)
     n_cpus = _n_cpus(n_jobs)
     bulk = aggregate_counts(adata, groupby, sample, layer=layer, min_cells=0)
@@ -158,13 +169,6 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return result
 
 
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    """Refuse an option value outside ``choices``."""
-    if value not in choices:
-        msg = f"{name} must be one of {list(choices)}, got {value!r}."
-        raise ValueError(msg)
-
-
 def _n_cpus(n_jobs: int | None) -> int:
     """PyDESeq2's process count for ``n_jobs``: ``None`` is 1, ``-1`` every core."""
     if n_jobs is None:
@@ -188,7 +192,11 @@ def _compare(
 ) -> pd.DataFrame | str:
     """One group's results, or why it was skipped (also logged as a warning)."""
     counts, table = arm_pseudobulks(bulk, group, reference)
-    chosen = design if design != "auto" else auto_design(table, context)
+    try:
+        chosen = design if design != "auto" else auto_design(table, context)
+    except AmbiguousDesignError as error:
+        logger.warning("pseudobulk_deseq2: skipped %s", error)
+        return str(error)
     keep = usable(table, min_cells, chosen == "paired", context)
     n_group, n_reference = (
         int(table.loc[keep, "arm"].eq(arm).sum()) for arm in ("group", "reference")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,7 @@ def build_report(
     """
 
     started = now()
-    table, _ = read_results(markers)
+    table, _ = read_results(markers, kind="markers")
     records = read_comparisons(markers)
     run_provenance = read_provenance(markers)
     views = comparison_views(table, records)
@@ -68,7 +68,8 @@ def build_report(
     sections = [_comparison_section(view, loaded.get(view.dataset), top_n) for view in views]
     bulk_views = []
     if pseudobulk is not None:
-        bulk_views = pseudobulk_views(read_results(pseudobulk)[0], read_comparisons(pseudobulk))
+        bulk_table, _ = read_results(pseudobulk, kind="pseudobulk")
+        bulk_views = pseudobulk_views(bulk_table, read_comparisons(pseudobulk))
     bulk_sections = [_pseudobulk_section(view, top_n) for view in bulk_views]
     report_provenance = provenance_record(
         command=command or ["rgg", "report"],
@@ -84,9 +85,9 @@ def build_report(
         "title": title,
         "generated": report_provenance["finished"],
         "rgg_version": __version__,
-        "datasets": _dataset_rows(views, datasets),
-        "groupings": _grouping_rows(views),
-        "tests": _test_rows(views),
+        "datasets": _dataset_rows(views + bulk_views, datasets),
+        "groupings": _grouping_rows(views + bulk_views),
+        "tests": _test_rows(views + bulk_views),
         "comparisons": views,
         "sections": sections,
         "pseudobulk_sections": bulk_sections,
@@ -116,7 +117,9 @@ DATASET_KEYS = frozenset({"groupby", "layer", "use_raw"})
 
 
 def _current_jobs(
-    records: list[dict[str, Any]], views: list[ComparisonView], bulk_views: list[ComparisonView]
+    records: list[dict[str, Any]],
+    views: list[ComparisonView],
+    bulk_views: Sequence[ComparisonView] = (),
 ) -> list[dict[str, Any]]:
     """Benchmark records of this run's jobs; files of earlier configs may share the folder."""
     jobs = {"collect"}

@@ -34,6 +34,9 @@ class ComparisonView:
 
     @property
     def reference(self) -> str:
+        """The reference as stored (a pooled reference is its labels joined by ' + ')."""
+        if self.table.height:
+            return str(self.table["reference"][0])
         return str(self.params.get("reference", "rest"))
 
     @property
@@ -141,6 +144,10 @@ def _overlap(a: ComparisonView, b: ComparisonView, group: str, n: int) -> float:
 
 def _spearman(a: ComparisonView, b: ComparisonView, group: str, n: int) -> float:
     joined = _ranked(a, group).join(_ranked(b, group), on="gene", suffix="_b")
+    # genes without a score (pre-filtered, or all-zero in a pseudobulk test) cannot be ranked
+    joined = joined.drop_nulls(["score", "score_b"]).filter(
+        pl.col("score").is_not_nan() & pl.col("score_b").is_not_nan()
+    )
     if joined.height < 3:
         return float("nan")
     rho = stats.spearmanr(joined["score"].to_numpy(), joined["score_b"].to_numpy()).statistic

@@ -136,13 +136,19 @@ def rank_config_record(wildcards):
     )
 
 
-def recorded_config():
-    """The resolved config for the combined table's provenance, as JSON.
+def recorded_config(pseudobulk=False):
+    """The resolved config for a combined table's provenance, as JSON.
 
-    Without `threads` and `report`, which do not change any result: changing them must not
-    rerun the collect job (and, after it, the report).
+    Only the tests of the table's kind (rank tests for markers.parquet, pseudobulk tests for
+    pseudobulk.parquet), and without `threads` and `report`, which change no result: editing
+    those must not rerun the collect job (and, after it, the report).
     """
     kept = {key: value for key, value in config.items() if key not in ("threads", "report")}
+    kept["tests"] = {
+        name: test
+        for name, test in config["tests"].items()
+        if (test.get("method") == "pseudobulk") == pseudobulk
+    }
     return json.dumps(kept, sort_keys=True)
 
 

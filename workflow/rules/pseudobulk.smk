@@ -18,7 +18,9 @@ rule pseudobulk:
         rgg_version=rgg.__version__,
     conda:
         RGG_ENV
-    threads: config["threads"]
+    # one process: PyDESeq2's worker processes cost more (memory, start-up) than they save on
+    # pseudobulk matrices of a few dozen rows
+    threads: 1
     resources:
         mem_mb=lambda wildcards, input: loaded_mem_mb(wildcards, input.h5ad, factor=1.5),
     message:
@@ -43,7 +45,7 @@ rule collect_pseudobulk:
     benchmark:
         f"{RESULTS}/benchmarks/collect_pseudobulk.tsv"
     params:
-        resolved_config=recorded_config(),
+        resolved_config=recorded_config(pseudobulk=True),
         rgg_version=rgg.__version__,
     conda:
         RGG_ENV
