@@ -109,17 +109,18 @@ def _group_rows(uns: Mapping[str, Any], group: str, labels: Mapping[str, str]) -
 
 def pseudobulk_table(results: Any, *, dataset: str, grouping: str, test: str) -> pl.DataFrame:
     """The long table of a pseudobulk test (the DataFrame of
-    :func:`rgg.pseudobulk.pseudobulk_deseq2`), with a rank per group in the order given."""
-    frame = pl.from_pandas(
-        results.reset_index(drop=True).astype({"group": str, "reference": str}),
-        nan_to_null=False,  # NaN, as in the markers tables
-    )
-    frame = frame.with_columns(
-        dataset=pl.lit(dataset),
-        grouping=pl.lit(grouping),
-        test=pl.lit(test),
-        rank=pl.int_range(1, pl.len() + 1).over("group"),
-    )
+    :func:`rgg.pseudobulk.pseudobulk_deseq2`), with a rank per group in the order given.
+
+    Built column by column from numpy (NaN stays NaN, as in the markers tables), so that no
+    pandas-to-Arrow conversion, and no pyarrow, is needed.
+    """
+    columns: dict[str, Any] = {"dataset": dataset, "grouping": grouping, "test": test}
+    for name, dtype in PSEUDOBULK_COLUMNS.items():
+        if name in columns or name == "rank":
+            continue
+        values = results[name]
+        columns[name] = values.astype(str).tolist() if dtype == pl.String() else values.to_numpy()
+    frame = pl.DataFrame(columns).with_columns(rank=pl.int_range(1, pl.len() + 1).over("group"))
     return frame.select(pl.col(name).cast(dtype) for name, dtype in PSEUDOBULK_COLUMNS.items())
 
 

@@ -108,7 +108,7 @@ def usable(table: pd.DataFrame, min_cells: int, paired: bool, context: str) -> n
     """Pseudobulks with at least ``min_cells`` cells and, if paired, a partner in the other arm."""
     keep = (table["n_cells"] >= max(min_cells, 1)).to_numpy()
     if paired:
-        keep &= table["label"].map(table.loc[keep, "label"].value_counts()).eq(2).to_numpy()
+        keep = keep & table["label"].map(table.loc[keep, "label"].value_counts()).eq(2).to_numpy()
     dropped = table[~keep & (table["n_cells"] > 0).to_numpy()]
     if len(dropped):
         logger.info(

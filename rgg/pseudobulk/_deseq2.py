@@ -275,11 +275,15 @@ def _fit_and_test(
 
 
 def _rewarn(caught: list[warnings.WarningMessage], context: str) -> None:
-    """Re-issue PyDESeq2's unexpected warnings, naming the comparison they come from."""
+    """Re-issue the warnings caught around PyDESeq2.
+
+    Warnings about the fit name the comparison they come from; deprecation notices of the
+    libraries (about their code, not the data) pass on unchanged.
+    """
     for record in caught:
-        warnings.warn_explicit(
-            f"{context}: {record.message}", record.category, record.filename, record.lineno
-        )
+        about_code = issubclass(record.category, DeprecationWarning | FutureWarning)
+        message = record.message if about_code else f"{context}: {record.message}"
+        warnings.warn_explicit(message, record.category, record.filename, record.lineno)
 
 
 def _format(
