@@ -378,9 +378,15 @@ def compare_scores(
     ok, worst = True, 0.0
     for group, values in ours.items():
         a, b = np.asarray(values, dtype=float), np.asarray(theirs[group], dtype=float)
-        ok &= a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
-        if a.shape == b.shape and a.size:
-            worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(np.abs(b), floor))))
+        if a.shape != b.shape:
+            ok = False
+            continue
+        # relative to at least `floor`, so that 0 and a subnormal p-value (both underflowed)
+        # agree; NaN in either disagrees
+        scale = np.maximum(np.abs(b), floor)
+        ok &= bool(np.all(np.abs(a - b) <= atol + rtol * scale))
+        if a.size:
+            worst = max(worst, float(np.max(np.abs(a - b) / scale)))
     return {"ok": bool(ok), "max_rel_diff": worst, "rtol": rtol}
 
 
