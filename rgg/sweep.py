@@ -108,7 +108,8 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
         ranked = slice(None)
         if out.tested is not None:
             out.tested[part] = _passing(plan, out, part)
-            ranked = np.flatnonzero(out.tested[part].any(axis=1))  # skip genes no group tests
+            # skip the genes no reported group tests (the reference's own column is unused)
+            ranked = np.flatnonzero(out.tested[part][:, plan.reported_groups].any(axis=1))
         if wilcoxon:
             _rank_block(plan, block, ranked, out, part)
         progress.update(block.stop - block.start)
