@@ -106,6 +106,7 @@ def test_pseudobulk_tables_match_the_api(finished_run: Path) -> None:
 def test_report_has_the_pseudobulk_section(finished_run: Path) -> None:
     html = (finished_run / "reports" / "rgg_report.html").read_text()
     assert "<h2>Pseudobulk differential expression</h2>" in html
+    assert '<a href="#pseudobulk">Pseudobulk</a>' in html
     assert 'id="pb-1"' in html
     assert "synth &middot; types &middot; donors (pseudobulk)" in html
     assert "~ sample + arm" in html
