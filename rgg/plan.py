@@ -408,7 +408,7 @@ def build_plan(
         )
         raise ValueError(msg)
 
-    category_codes = np.asarray(labels.codes, dtype=np.int64)
+    category_codes = np.array(labels.codes, dtype=np.int64)  # a copy: the pool is remapped in it
     cells_per_category = np.bincount(category_codes[category_codes >= 0], minlength=len(categories))
     too_small = {
         label: int(cells_per_category[p])
