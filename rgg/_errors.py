@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 def did_you_mean(name: object, choices: Iterable[object]) -> str:
@@ -33,6 +34,29 @@ class _MessageKeyError(KeyError):
 
 class ColumnNotFoundError(_MessageKeyError):
     """An ``obs``/``var`` column or a layer that does not exist."""
+
+
+def obs_column(adata: Any, key: str, argument: str) -> Any:
+    """``adata.obs[key]``, or a :class:`ColumnNotFoundError` naming ``argument`` and the columns."""
+    if key not in adata.obs.columns:
+        msg = (
+            f"{argument}={key!r} is not a column of adata.obs.{did_you_mean(key, adata.obs.columns)} "
+            f"Available columns: {list(adata.obs.columns)}."
+        )
+        raise ColumnNotFoundError(msg)
+    return adata.obs[key]
+
+
+def adata_layer(adata: Any, layer: str, hint: str = "") -> Any:
+    """``adata.layers[layer]``, or a :class:`ColumnNotFoundError` listing the layers (then
+    ``hint``, a sentence on what to pass instead)."""
+    if layer not in adata.layers:
+        msg = (
+            f"layer={layer!r} is not in adata.layers.{did_you_mean(layer, adata.layers.keys())} "
+            f"Available layers: {list(adata.layers.keys())}.{' ' + hint if hint else ''}"
+        )
+        raise ColumnNotFoundError(msg)
+    return adata.layers[layer]
 
 
 class GroupbyNotCategoricalError(ValueError, AttributeError):

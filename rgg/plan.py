@@ -16,11 +16,12 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_string_dtype
 
 from ._errors import (
-    ColumnNotFoundError,
     GroupbyNotCategoricalError,
     UnknownGroupError,
+    adata_layer,
     check_choice,
     did_you_mean,
+    obs_column,
 )
 from ._types import CORR_METHODS, CORR_SCOPES, FOLD_CHANGES, METHODS, REST_SCOPES, Matrix
 from .matrix import is_supported
@@ -192,13 +193,7 @@ def _check_mask_var(adata: AnnData, mask_var: Any) -> np.ndarray | None:
 
 
 def _groupby_categorical(adata: AnnData, groupby: str) -> pd.Categorical:
-    if groupby not in adata.obs.columns:
-        msg = (
-            f"groupby={groupby!r} is not a column of adata.obs.{did_you_mean(groupby, adata.obs.columns)} "
-            f"Available columns: {list(adata.obs.columns)}."
-        )
-        raise ColumnNotFoundError(msg)
-    column = adata.obs[groupby]
+    column = obs_column(adata, groupby, "groupby")
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column.array
     if is_string_dtype(column.dtype) and not is_bool_dtype(column.dtype):
@@ -266,13 +261,7 @@ def _select_matrix(adata: AnnData, use_raw: bool, layer: str | None) -> tuple[Ma
             if adata.raw is not None:
                 msg += " adata.raw exists, so pass use_raw=False together with layer=."
             raise ValueError(msg)
-        if layer not in adata.layers:
-            msg = (
-                f"layer={layer!r} is not in adata.layers.{did_you_mean(layer, adata.layers.keys())} "
-                f"Available layers: {list(adata.layers.keys())}."
-            )
-            raise ColumnNotFoundError(msg)
-        return adata.layers[layer], adata.var_names
+        return adata_layer(adata, layer), adata.var_names
     if use_raw and adata.raw is not None:
         return adata.raw.X, adata.raw.var_names
     return adata.X, adata.var_names

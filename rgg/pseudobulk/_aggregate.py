@@ -11,7 +11,7 @@ import pandas as pd
 from anndata.utils import make_index_unique
 from scipy import sparse
 
-from .._errors import ColumnNotFoundError, did_you_mean
+from .._errors import adata_layer, obs_column
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -81,14 +81,7 @@ def check_min_cells(min_cells: int) -> None:
 
 def _obs_labels(adata: AnnData, key: str, argument: str) -> pd.Categorical:
     """``adata.obs[key]`` as a Categorical (codes -1 where missing)."""
-    if key not in adata.obs.columns:
-        msg = (
-            f"{argument}={key!r} is not a column of adata.obs."
-            f"{did_you_mean(key, adata.obs.columns)} "
-            f"Available columns: {list(adata.obs.columns)}."
-        )
-        raise ColumnNotFoundError(msg)
-    column = adata.obs[key]
+    column = obs_column(adata, key, argument)
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column.array
     return pd.Categorical(column)
@@ -101,14 +94,9 @@ def _count_matrix(adata: AnnData, layer: str | None) -> Any:
             msg = "adata.X is None; pass layer= naming the layer that holds raw counts."
             raise ValueError(msg)
         return adata.X
-    if layer not in adata.layers:
-        msg = (
-            f"layer={layer!r} is not in adata.layers.{did_you_mean(layer, adata.layers.keys())} "
-            f"Available layers: {list(adata.layers.keys())}. Pass the layer that holds raw "
-            "counts, or layer=None if adata.X holds them."
-        )
-        raise ColumnNotFoundError(msg)
-    return adata.layers[layer]
+    return adata_layer(
+        adata, layer, "Pass the layer that holds raw counts, or layer=None if adata.X holds them."
+    )
 
 
 def _check_counts(matrix: Any, layer: str | None) -> None:
