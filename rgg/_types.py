@@ -23,6 +23,7 @@ RANK_GENES_GROUPS_ARGUMENTS = frozenset({
     "adata", "groupby", "mask_var", "use_raw", "groups", "reference", "n_genes", "rankby_abs",
     "pts", "key_added", "copy", "method", "corr_method", "tie_correct", "layer", "n_jobs",
     "auroc", "corr_scope", "rest_scope", "fold_change", "min_pct", "min_diff_pct", "min_logfc",
+    "scheduler", "block_nnz", "temp_dir",
 })  # fmt: skip
 
 METHODS: tuple[str, ...] = get_args(Method)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -14,6 +15,9 @@ from . import effects, stats
 from ._errors import NonFiniteValuesError
 from ._settings import numba_threads
 from ._types import CorrMethod, CorrScope, FoldChange, Method, RestScope
+from .lazy import LazyOptions, sweep_lazy
+from .lazy.options import DEFAULT_LAZY_BLOCK_NNZ
+from .matrix import is_lazy
 from .plan import Plan, build_plan
 from .results import GroupResult, build_uns, fraction_frame
 from .sweep import GeneSums, sweep
@@ -54,6 +58,9 @@ def rank_genes_groups(
     min_pct: float | None = None,
     min_diff_pct: float | None = None,
     min_logfc: float | None = None,
+    scheduler: Any = None,
+    block_nnz: int | None = None,
+    temp_dir: str | Path | None = None,
     **kwds: Any,
 ) -> AnnData | None:
     """Rank genes for characterizing groups; a drop-in for ``scanpy.tl.rank_genes_groups``.
@@ -139,6 +146,23 @@ def rank_genes_groups(
         ``logfoldchanges`` is kept, they are ranked after the tested genes, and the record
         field ``filtered`` marks them. Corrections count them as p = 1, so the family size
         stays the number of tested genes. Not available for logreg.
+    scheduler
+        Lazy matrices only (a Dask array, as from :func:`anndata.experimental.read_lazy`, or
+        a backed h5ad): where the Dask tasks run. ``None`` (default): the current
+        ``dask.distributed`` client if one exists, else a local cluster of ``n_jobs``
+        single-threaded workers for this call. Also an address (``'tcp://host:8786'``), a
+        :class:`distributed.Client`, or ``'threads'``, ``'processes'``, ``'synchronous'``.
+        rgg's addition.
+    block_nnz
+        Upper bound on the non-zeros (entries, for dense data) one block of work holds; it
+        bounds memory, not results. In memory: the block of genes transposed at a time
+        (default 16 million). Lazy: also the rows per task of a backed file (default 20
+        million non-zeros, about 250 MB per task). rgg's addition.
+    temp_dir
+        Lazy matrices stored by rows (CSR, dense) with ``method='wilcoxon'`` or ``auroc``:
+        where the gene-ordered copy the rank tests read is written (as large as the
+        matrix; removed after the call). Default: the system's temporary directory; on a
+        multi-machine cluster, a directory every worker sees. rgg's addition.
     **kwds
         Passed to :class:`sklearn.linear_model.LogisticRegression` for ``method='logreg'``.
 
@@ -193,23 +217,60 @@ def rank_genes_groups(
         min_diff_pct=min_diff_pct,
         min_logfc=min_logfc,
     )
+    if copy and getattr(adata, "isbacked", False):
+        msg = (
+            "copy=True cannot copy a backed AnnData (anndata needs a file name for that). "
+            "Call without copy: the results go to adata.uns in memory and the file is not "
+            "changed; or load the data first with adata.to_memory()."
+        )
+        raise ValueError(msg)
+    if is_lazy(plan.matrix):
+        options = LazyOptions(
+            scheduler=scheduler,
+            block_nnz=DEFAULT_LAZY_BLOCK_NNZ if block_nnz is None else _positive(block_nnz),
+            gene_block_store=None if temp_dir is None else Path(temp_dir),
+            n_jobs=n_jobs,
+        )
+    else:
+        if scheduler is not None:
+            logger.warning(
+                "scheduler=%r is used for lazy matrices only (a Dask array or a backed "
+                "h5ad); this matrix is in memory and is ranked in this process.",
+                scheduler,
+            )
+        options = None if block_nnz is None else _positive(block_nnz)
     with numba_threads(n_jobs):
-        uns = compute(plan)
+        uns = compute(plan, options)
     target = adata.copy() if copy else adata
-    target.strings_to_categoricals()  # scanpy's sanitize step
+    if isinstance(target.obs, pd.DataFrame):  # not for read_lazy's xarray-backed obs
+        target.strings_to_categoricals()  # scanpy's sanitize step
     target.uns[plan.key_added] = uns
     return target if copy else None
 
 
-def compute(plan: Plan) -> dict:
-    """Run the plan and return what belongs in ``adata.uns[plan.key_added]``."""
+def _positive(block_nnz: Any) -> int:
+    if isinstance(block_nnz, bool) or not isinstance(block_nnz, int | np.integer) or block_nnz < 1:
+        msg = f"block_nnz must be a positive number of non-zeros, got {block_nnz!r}."
+        raise ValueError(msg)
+    return int(block_nnz)
+
+
+def compute(plan: Plan, options: LazyOptions | int | None = None) -> dict:
+    """Run the plan and return what belongs in ``adata.uns[plan.key_added]``.
+
+    ``options``: :class:`~rgg.lazy.LazyOptions` for a lazy matrix; for an in-memory one,
+    the ``block_nnz`` of :func:`~rgg.sweep.sweep` (or ``None``).
+    """
     params = plan.params() | plan.extra_params()
     if plan.method == "logreg":
         return build_uns(
             params, _logreg(plan), plan.var_names, plan.n_genes, rankby_abs=plan.rankby_abs
         )
 
-    sums = sweep(plan)
+    if isinstance(options, LazyOptions):
+        sums = sweep_lazy(plan, options)
+    else:
+        sums = sweep(plan, block_nnz=options)
     _check_values(sums)
     summary = stats.summarise_groups(
         plan.n_per_code, sums.nnz, sums.sums, sums.m2, plan.n_groups, plan.reference_index

@@ -55,7 +55,28 @@ def is_supported(x: object) -> bool:
     return isinstance(x, np.ndarray) or (sparse.issparse(x) and x.format in {"csr", "csc"})
 
 
-def _kernel_dtype(data: np.ndarray) -> np.ndarray:
+def is_dask_array(x: object) -> bool:
+    """Whether ``x`` is a Dask array (checked without importing Dask)."""
+    return type(x).__module__.startswith("dask.array") and hasattr(x, "to_delayed")
+
+
+def is_backed_sparse(x: object) -> bool:
+    """Whether ``x`` is anndata's on-disk sparse matrix of a backed AnnData."""
+    try:
+        from anndata.abc import CSCDataset, CSRDataset
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import CSCDataset, CSRDataset
+    return isinstance(x, CSRDataset | CSCDataset)
+
+
+def is_lazy(x: object) -> bool:
+    """Whether ``x`` is a matrix rgg ranks out of core (:mod:`rgg.lazy`): a Dask array, or
+    the sparse or dense matrix of a backed h5ad."""
+    backed_dense = type(x).__module__.startswith("h5py") and getattr(x, "ndim", 0) == 2
+    return is_dask_array(x) or is_backed_sparse(x) or backed_dense
+
+
+def kernel_dtype(data: np.ndarray) -> np.ndarray:
     """Keep float32/float64 as given (ties are decided in the input dtype); cast others."""
     if data.dtype in (np.float32, np.float64):
         return data
@@ -94,7 +115,7 @@ def iter_gene_blocks(
 def _csc_blocks(x: sparse.spmatrix, genes: np.ndarray) -> Iterator[GeneBlock]:
     x = _canonical(x)
     # Columns are independent in CSC, so one block covers every gene.
-    yield GeneBlock(0, len(genes), x.indptr, x.indices, _kernel_dtype(x.data), genes)
+    yield GeneBlock(0, len(genes), x.indptr, x.indices, kernel_dtype(x.data), genes)
 
 
 def _canonical(x: sparse.spmatrix) -> sparse.spmatrix:
@@ -106,7 +127,7 @@ def _canonical(x: sparse.spmatrix) -> sparse.spmatrix:
     return x
 
 
-def _split_by_nnz(nnz_per_gene: np.ndarray, block_nnz: int) -> list[tuple[int, int]]:
+def split_by_nnz(nnz_per_gene: np.ndarray, block_nnz: int) -> list[tuple[int, int]]:
     """Cut consecutive genes into runs whose non-zeros stay near ``block_nnz``."""
     bounds = []
     start = 0
@@ -128,8 +149,8 @@ def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterat
     block_nnz = _block_budget(block_nnz, x.nnz)
     cursor = x.indptr[:-1].astype(np.int64)
     data = x.data
-    out_dtype = _kernel_dtype(data[:0]).dtype
-    for start, stop in _split_by_nnz(nnz_per_col[genes], block_nnz):
+    out_dtype = kernel_dtype(data[:0]).dtype
+    for start, stop in split_by_nnz(nnz_per_col[genes], block_nnz):
         block_genes = genes[start:stop]
         col_pos = np.full(n_cols, -1, dtype=np.int64)
         col_pos[block_genes] = np.arange(len(block_genes))

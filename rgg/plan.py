@@ -24,7 +24,7 @@ from ._errors import (
     obs_column,
 )
 from ._types import CORR_METHODS, CORR_SCOPES, FOLD_CHANGES, METHODS, REST_SCOPES, Matrix
-from .matrix import is_supported
+from .matrix import is_lazy, is_supported
 
 logger = logging.getLogger("rgg")
 
@@ -192,14 +192,24 @@ def _check_mask_var(adata: AnnData, mask_var: Any) -> np.ndarray | None:
     return mask.astype(bool)
 
 
+def _as_series(column: Any) -> pd.Series:
+    """An obs column as a pandas Series (``read_lazy`` gives xarray DataArrays)."""
+    if isinstance(column, pd.Series):
+        return column
+    values = getattr(column, "data", column)
+    if not isinstance(values, pd.api.extensions.ExtensionArray):
+        values = np.asarray(values)  # also computes a Dask-backed column
+    return pd.Series(values, name=getattr(column, "name", None))
+
+
 def _groupby_categorical(adata: AnnData, groupby: str) -> pd.Categorical:
-    column = obs_column(adata, groupby, "groupby")
+    column = _as_series(obs_column(adata, groupby, "groupby"))
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column.array
     if is_string_dtype(column.dtype) and not is_bool_dtype(column.dtype):
         # scanpy's sanitize step, on a copy: anndata's own rule (natural sort; only when
         # values repeat) so that groups come out in the order scanpy gives them
-        frame = adata.obs[[groupby]].copy()
+        frame = column.to_frame(groupby)
         adata.strings_to_categoricals(frame)
         if isinstance(frame[groupby].dtype, pd.CategoricalDtype):
             return frame[groupby].array
@@ -432,10 +442,21 @@ def build_plan(
         raise ValueError(msg)
 
     matrix, matrix_var_names = _select_matrix(adata, use_raw, layer)
-    if not is_supported(matrix):
+    if matrix_var_names.name == "_index":
+        # anndata's on-disk name for an unnamed index; read_h5ad drops it, read_lazy keeps it
+        matrix_var_names = matrix_var_names.rename(None)
+    if not (is_supported(matrix) or is_lazy(matrix)):
         msg = (
             f"rank_genes_groups is not implemented for matrices of type {type(matrix)}. "
-            "Load the data into memory first (adata.to_memory() or read_h5ad without backed=)."
+            "Pass a NumPy array, a scipy CSR or CSC matrix, a Dask array (anndata's "
+            "read_lazy; for a zarr array, dask.array.from_zarr) or a backed h5ad."
+        )
+        raise NotImplementedError(msg)
+    if method == "logreg" and is_lazy(matrix):
+        msg = (
+            "method='logreg' fits all genes at once and needs the matrix in memory, but "
+            f"it is lazy ({type(matrix).__name__}). Load it first (adata.to_memory(), or "
+            "read_h5ad without backed=), or use method='wilcoxon' or a t-test."
         )
         raise NotImplementedError(msg)
 

@@ -55,21 +55,13 @@ class GeneSums:
     n_fractional: int = 0
 
 
-def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
-    """Run the kernels the plan's method needs over every gene block.
-
-    ``block_nnz`` bounds the non-zeros of a transposed block (default
-    :data:`rgg.matrix.DEFAULT_BLOCK_NNZ`, read at call time). Non-finite values are
-    counted in :attr:`GeneSums.n_nonfinite`, not raised; blocks holding them are not
-    tested, and the caller decides.
-    """
-    n_genes = len(plan.genes)
-    n_codes = len(plan.n_per_code)
-    shape = (n_genes, n_codes)
+def empty_sums(plan: Plan, n_genes: int) -> GeneSums:
+    """Zeroed :class:`GeneSums` for ``n_genes`` tested genes, with the arrays the method needs."""
+    shape = (n_genes, len(plan.n_per_code))
     with_m2 = plan.method in {"t-test", "t-test_overestim_var"}
     wilcoxon = plan.method == "wilcoxon" or plan.auroc  # rank sums are needed
     rest = plan.reference_index is None
-    out = GeneSums(
+    return GeneSums(
         nnz=np.zeros(shape),
         sums=np.zeros(shape),
         m2=np.zeros(shape) if with_m2 else None,
@@ -79,47 +71,71 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
         expm1_sums=np.zeros(shape) if plan.fold_change == "expm1_mean" else None,
         tested=np.ones((n_genes, plan.n_groups), dtype=bool) if plan.prefilters else None,
     )
-    log_base = np.log(plan.log1p_base) if plan.log1p_base is not None else 1.0
-    no_m2 = np.zeros((0, n_codes))
-    codes = plan.cell_codes
+
+
+def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
+    """Run the kernels the plan's method needs over every gene block.
+
+    ``block_nnz`` bounds the non-zeros of a transposed block (default
+    :data:`rgg.matrix.DEFAULT_BLOCK_NNZ`, read at call time). Non-finite values are
+    counted in :attr:`GeneSums.n_nonfinite`, not raised; blocks holding them are not
+    tested, and the caller decides.
+    """
+    n_genes = len(plan.genes)
+    out = empty_sums(plan, n_genes)
     block_nnz = matrix.DEFAULT_BLOCK_NNZ if block_nnz is None else block_nnz
     progress = tqdm(
         total=n_genes, unit="gene", desc=f"rgg {plan.method}", disable=not settings.progress
     )
     for block in matrix.iter_gene_blocks(plan.matrix, plan.genes, block_nnz=block_nnz):
-        part = slice(block.start, block.stop)
-        n_nonfinite, n_negative, n_fractional = kernels.scan_values(
-            block.indptr, block.data, block.cols
-        )
-        out.n_nonfinite += n_nonfinite
-        out.n_negative += n_negative
-        out.n_fractional += n_fractional
-        if n_nonfinite:
-            continue  # the caller refuses the data; don't feed NaN to the sorts
-        kernels.accumulate_csc(
-            block.indptr, block.rows, block.data, block.cols, codes, plan.n_per_code,
-            with_m2, out.nnz[part], out.sums[part], out.m2[part] if with_m2 else no_m2,
-        )  # fmt: skip
-        if out.expm1_sums is not None:
-            kernels.accumulate_expm1_csc(
-                block.indptr, block.rows, block.data, block.cols, codes, log_base,
-                out.expm1_sums[part],
-            )  # fmt: skip
-        ranked = slice(None)
-        if out.tested is not None:
-            out.tested[part] = _passing(plan, out, part)
-            # skip the genes no reported group tests (the reference's own column is unused)
-            ranked = np.flatnonzero(out.tested[part][:, plan.reported_groups].any(axis=1))
-        if wilcoxon:
-            _rank_block(plan, block, ranked, out, part)
+        sweep_block(plan, block, out)
         progress.update(block.stop - block.start)
         del block  # the generator allocates the next block: hold one at a time
     progress.close()
     return out
 
 
-def _passing(plan: Plan, out: GeneSums, part: slice) -> np.ndarray:
-    """Seurat's pre-filters on one block, from its complete per-code sums."""
+def sweep_block(plan: Plan, block: matrix.GeneBlock, out: GeneSums) -> None:
+    """Add one gene block's statistics to ``out`` (rows ``block.start:block.stop``).
+
+    ``plan.cell_codes`` must hold the codes of the block's rows: every cell of the plan.
+    """
+    part = slice(block.start, block.stop)
+    n_nonfinite, n_negative, n_fractional = kernels.scan_values(
+        block.indptr, block.data, block.cols
+    )
+    out.n_nonfinite += n_nonfinite
+    out.n_negative += n_negative
+    out.n_fractional += n_fractional
+    if n_nonfinite:
+        return  # the caller refuses the data; don't feed NaN to the sorts
+    with_m2 = out.m2 is not None
+    kernels.accumulate_csc(
+        block.indptr, block.rows, block.data, block.cols, plan.cell_codes, plan.n_per_code,
+        with_m2, out.nnz[part], out.sums[part],
+        out.m2[part] if with_m2 else np.zeros((0, len(plan.n_per_code))),
+    )  # fmt: skip
+    if out.expm1_sums is not None:
+        kernels.accumulate_expm1_csc(
+            block.indptr, block.rows, block.data, block.cols, plan.cell_codes,
+            log1p_scale(plan), out.expm1_sums[part],
+        )  # fmt: skip
+    ranked = slice(None)
+    if out.tested is not None:
+        out.tested[part] = passing(plan, out, part)
+        # skip the genes no reported group tests (the reference's own column is unused)
+        ranked = np.flatnonzero(out.tested[part][:, plan.reported_groups].any(axis=1))
+    if out.ranksums is not None or out.ustats is not None:
+        _rank_block(plan, block, ranked, out, part)
+
+
+def log1p_scale(plan: Plan) -> float:
+    """``log(base)`` of the data's log1p (1 for natural log), for :func:`accumulate_expm1_csc`."""
+    return float(np.log(plan.log1p_base)) if plan.log1p_base is not None else 1.0
+
+
+def passing(plan: Plan, out: GeneSums, part: slice) -> np.ndarray:
+    """Seurat's pre-filters on the genes ``part`` of ``out``, from their complete per-code sums."""
     summary = stats.summarise_groups(
         plan.n_per_code, out.nnz[part], out.sums[part], None, plan.n_groups, plan.reference_index
     )

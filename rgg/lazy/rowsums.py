@@ -1,0 +1,85 @@
+"""Mergeable statistics as a map-reduce over row blocks (t-tests, fold changes, ``pts``).
+
+Each task sums one block of cells; partial results merge exactly for counts and sums and
+by Chan's pairwise formula for the centred sums of squares, so no large sums of squares
+are subtracted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._settings import numba_threads
+from ..matrix import GeneBlock
+from ..plan import Plan
+from ..sweep import GeneSums, empty_sums, sweep_block
+from .inputs import chunk_to_csc, hstack_chunks
+
+
+@dataclass
+class RowBlockSums:
+    """The sums of the tested genes over one set of cells.
+
+    Attributes
+    ----------
+    n_per_code
+        Cells of each group code in the set.
+    sums
+        Per gene and code sums over the set (no rank sums, no pre-filter decisions).
+    """
+
+    n_per_code: np.ndarray
+    sums: GeneSums
+
+
+def row_block_sums(chunks: list[Any], codes: np.ndarray, plan: Plan, threads: int) -> RowBlockSums:
+    """Sum one row block (its column chunks in ``chunks``; ``codes`` of its cells).
+
+    Only for plans without rank sums: ranks need every cell of a gene at once.
+    """
+    with numba_threads(threads):
+        csc = chunk_to_csc(hstack_chunks(chunks))
+        del chunks
+        n_per_code = np.bincount(codes[codes >= 0], minlength=len(plan.n_per_code))
+        local = dataclasses.replace(
+            plan,
+            cell_codes=codes,
+            n_per_code=n_per_code.astype(np.int64),
+            min_pct=None,
+            min_diff_pct=None,
+            min_logfc=None,
+        )
+        out = empty_sums(local, len(plan.genes))
+        block = GeneBlock(0, len(plan.genes), csc.indptr, csc.indices, csc.data, plan.genes)
+        sweep_block(local, block, out)
+    return RowBlockSums(local.n_per_code, out)
+
+
+def merge_row_sums(a: RowBlockSums, b: RowBlockSums) -> RowBlockSums:
+    """The sums over the union of two disjoint sets of cells."""
+    n = a.n_per_code + b.n_per_code
+    merged = GeneSums(
+        nnz=a.sums.nnz + b.sums.nnz,
+        sums=a.sums.sums + b.sums.sums,
+        n_nonfinite=a.sums.n_nonfinite + b.sums.n_nonfinite,
+        n_negative=a.sums.n_negative + b.sums.n_negative,
+        n_fractional=a.sums.n_fractional + b.sums.n_fractional,
+    )
+    if a.sums.expm1_sums is not None:
+        merged.expm1_sums = a.sums.expm1_sums + b.sums.expm1_sums
+    if a.sums.m2 is not None:
+        delta = _means(b.sums.sums, b.n_per_code) - _means(a.sums.sums, a.n_per_code)
+        weight = np.divide(
+            a.n_per_code * b.n_per_code, n, out=np.zeros(len(n)), where=n > 0, casting="unsafe"
+        )
+        merged.m2 = a.sums.m2 + b.sums.m2 + delta * delta * weight
+    return RowBlockSums(n, merged)
+
+
+def _means(sums: np.ndarray, n_per_code: np.ndarray) -> np.ndarray:
+    counts = np.broadcast_to(n_per_code, sums.shape)
+    return np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
