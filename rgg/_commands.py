@@ -140,12 +140,24 @@ def rank(args: argparse.Namespace) -> int:
     settings.progress = sys.stderr.isatty() if args.progress is None else args.progress
     start = time.perf_counter()
     _say(f"rgg {__version__}: reading {args.input}")
-    adata = read_h5ad(args.input)
+    if args.scheduler is not None and not args.out_of_core:
+        msg = "--scheduler runs out-of-core ranking; add --out-of-core (or drop --scheduler)."
+        raise ValueError(msg)
+    adata = read_h5ad(args.input, backed=args.out_of_core)
     _say(
         f"ranking {adata.n_obs} cells x {adata.n_vars} genes by obs[{args.groupby!r}] "
-        f"with {params or 'the default parameters'}"
+        f"with {params or 'the default parameters'}" + (" out of core" if args.out_of_core else "")
     )
-    rank_genes_groups(adata, args.groupby, key_added=args.key_added, n_jobs=args.n_jobs, **params)
+    rank_genes_groups(
+        adata,
+        args.groupby,
+        key_added=args.key_added,
+        n_jobs=args.n_jobs,
+        scheduler=args.scheduler,
+        block_nnz=args.block_nnz,
+        temp_dir=args.temp_dir,
+        **params,
+    )
     uns = adata.uns[args.key_added]
     comparison = {
         "dataset": args.dataset or Path(args.input).stem,
@@ -296,16 +308,18 @@ def collect(args: argparse.Namespace) -> int:
 def annotate(args: argparse.Namespace) -> int:
     """``rgg annotate``: the input h5ad with every result's uns entry added."""
 
-    from .io import read_uns_h5ad, write_h5ad
+    from .io import read_uns_h5ad
+    from .io.h5ad import copy_with_uns
     from .io.provenance import now, provenance_record, to_json
 
     started = now()
-    adata = read_h5ad(args.input)
+    adata = read_h5ad(args.input, backed=True)  # names only: the matrices are copied as bytes
     genes = set(adata.var_names)
     if adata.raw is not None:
         genes |= set(adata.raw.var_names)
     added: dict[str, str] = {}
     records: dict[str, str] = {}
+    uns: dict[str, Any] = {}
     for path in args.results:
         entries = read_uns_h5ad(path)
         records.update(entries.pop("rgg_provenance", {}))
@@ -314,15 +328,16 @@ def annotate(args: argparse.Namespace) -> int:
                 msg = f"{path} and {added[key]} both hold uns[{key!r}]; rank them with different --key-added."
                 raise ValueError(msg)
             _check_result_fits(result, adata, genes, key, path)
-            adata.uns[key] = result
+            uns[key] = result
             added[key] = path
     records["annotate"] = to_json(
         provenance_record(
             command=["rgg", *args.argv], inputs=[args.input, *args.results], started=started
         )
     )
-    adata.uns["rgg_provenance"] = records
-    write_h5ad(adata, args.out)
+    uns["rgg_provenance"] = records
+    adata.file.close()
+    copy_with_uns(args.input, uns, args.out)
     _say(f"{args.input} with {len(added)} results ({', '.join(added)}) written to {args.out}")
     return 0
 

@@ -188,6 +188,28 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     rank.add_argument("--test", help="test name in the table (default: the method)")
     rank.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     rank.add_argument(
+        "--out-of-core",
+        action="store_true",
+        help="read the matrix backed and rank it through Dask, block by block (for data larger "
+        "than memory; the results are the same)",
+    )
+    rank.add_argument(
+        "--scheduler",
+        help="with --out-of-core: a dask.distributed scheduler address (default: a local "
+        "cluster of --n-jobs workers), or 'threads' / 'synchronous'",
+    )
+    rank.add_argument(
+        "--block-nnz",
+        type=int,
+        help="non-zeros one block of work holds (bounds memory; default 16M in memory, 20M "
+        "out of core)",
+    )
+    rank.add_argument(
+        "--temp-dir",
+        help="with --out-of-core: where the gene-ordered copy for rank tests goes (default: "
+        "the system's temporary directory; removed after the run)",
+    )
+    rank.add_argument(
         "--record-config",
         metavar="JSON",
         help="the workflow config of this comparison, recorded in the provenance (a JSON object)",

@@ -107,8 +107,36 @@ def resolve_comparisons(config: Mapping[str, Any]) -> list[Comparison]:
         )
         raise ConfigError(msg)
     _check_uns_keys([c for c in chosen if not c.is_pseudobulk(config)])
+    _check_out_of_core(config, chosen)
     _check_data(config, chosen)
     return sorted(chosen)
+
+
+#: Dataset keys that only the out-of-core path reads.
+OUT_OF_CORE_KEYS = ("scheduler", "temp_dir", "block_nnz")
+
+
+def _check_out_of_core(config: Mapping[str, Any], comparisons: list[Comparison]) -> None:
+    """Out-of-core options need ``out_of_core: true``; logreg and pseudobulk need memory."""
+    for name, entry in config["datasets"].items():
+        given = [key for key in OUT_OF_CORE_KEYS if entry.get(key) is not None]
+        if given and not entry.get("out_of_core"):
+            msg = (
+                f"datasets.{name} sets {', '.join(given)}, which only out-of-core ranking "
+                "reads; add 'out_of_core: true' or remove them."
+            )
+            raise ConfigError(msg)
+    for comparison in comparisons:
+        if not config["datasets"][comparison.dataset].get("out_of_core"):
+            continue
+        test = config["tests"][comparison.test]
+        if test.get("method") in ("logreg", "pseudobulk"):
+            msg = (
+                f"tests.{comparison.test} ({test['method']}) needs the whole matrix in memory, "
+                f"but datasets.{comparison.dataset} is out_of_core; exclude this comparison "
+                "(comparisons: exclude) or use a wilcoxon or t-test test."
+            )
+            raise ConfigError(msg)
 
 
 def rank_parameters(config: Mapping[str, Any], comparison: Comparison) -> dict[str, Any]:

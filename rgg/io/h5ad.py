@@ -12,6 +12,7 @@ them to that nested path with h5py, inside the temporary file, before the atomic
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,8 +53,10 @@ def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
             _move_to_nested_paths(temporary, slashed)
 
 
-def read_h5ad(path: str | os.PathLike[str]) -> ad.AnnData:
+def read_h5ad(path: str | os.PathLike[str], *, backed: bool = False) -> ad.AnnData:
     """``anndata.read_h5ad`` with errors that say which file and what to do.
+
+    ``backed=True`` leaves ``X`` on disk (read-only), for data larger than memory.
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is not
     a readable h5ad (not HDF5, truncated, corrupt), naming the file and HDF5's reason.
@@ -63,7 +66,7 @@ def read_h5ad(path: str | os.PathLike[str]) -> ad.AnnData:
         msg = f"{os.fspath(path)}: no such file; check the path (relative paths start from {os.getcwd()})."
         raise FileNotFoundError(msg)
     try:
-        return ad.read_h5ad(target)
+        return ad.read_h5ad(target, backed="r" if backed else None)
     except (OSError, KeyError, ValueError, TypeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         msg = (
@@ -71,6 +74,30 @@ def read_h5ad(path: str | os.PathLike[str]) -> ad.AnnData:
             "was it copied completely? Write it again with anndata, or download it again."
         )
         raise ValueError(msg) from error
+
+
+def copy_with_uns(
+    source: str | os.PathLike[str], uns: Mapping[str, Any], path: str | os.PathLike[str]
+) -> None:
+    """Copy the h5ad ``source`` to ``path`` with ``uns`` entries added (or replaced).
+
+    The file is copied byte for byte and the entries written into the copy, so no matrix
+    is loaded: memory does not grow with the data. Atomic, as :func:`write_h5ad`.
+    """
+    from anndata.io import write_elem
+
+    slashed: list[_SlashedColumn] = []
+    safe_uns = _replace_slashed(dict(uns), "uns", slashed)
+    with atomic_path(path) as temporary:
+        shutil.copyfile(source, temporary)
+        with h5py.File(temporary, "r+") as handle:
+            target = handle.require_group("uns")
+            for key, value in safe_uns.items():
+                if key in target:
+                    del target[key]
+                write_elem(target, key, value)
+        if slashed:
+            _move_to_nested_paths(temporary, slashed)
 
 
 def write_uns_h5ad(uns: Mapping[str, Any], path: str | os.PathLike[str]) -> None:

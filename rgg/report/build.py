@@ -64,7 +64,9 @@ def build_report(
     records = read_comparisons(markers)
     run_provenance = read_provenance(markers)
     views = comparison_views(table, records)
-    loaded = {name: read_h5ad(path) for name, path in datasets.items() if _used(name, views)}
+    loaded = {
+        name: read_h5ad(path, backed=True) for name, path in datasets.items() if _used(name, views)
+    }
     sections = [_comparison_section(view, loaded.get(view.dataset), top_n) for view in views]
     bulk_views = []
     if pseudobulk is not None:

@@ -154,6 +154,10 @@ def _spearman(a: ComparisonView, b: ComparisonView, group: str, n: int) -> float
     return float(rho)
 
 
+#: Cells read at a time for the report's dot plots.
+EXPRESSION_BLOCK_ROWS = 20_000
+
+
 def group_expression(
     adata: Any, facts: Mapping[str, Any], genes: Sequence[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -173,24 +177,27 @@ def group_expression(
     columns = names.get_indexer(list(genes))
     known = columns >= 0
     genes = [gene for gene, ok in zip(genes, known, strict=True) if ok]
-    values = matrix[:, columns[known]]
-    values = (
-        sparse.csr_matrix(values)
-        if sparse.issparse(values)
-        else sparse.csr_matrix(np.asarray(values))
-    )
     labels = adata.obs[groupby].astype("category")
     codes = labels.cat.codes.to_numpy()
-    keep = codes >= 0
     n_groups = len(labels.cat.categories)
-    indicator = sparse.csr_matrix(
-        (np.ones(keep.sum()), (codes[keep], np.flatnonzero(keep))), shape=(n_groups, adata.n_obs)
-    )
-    sizes = np.asarray(indicator.sum(axis=1)).ravel().clip(min=1)[:, None]
-    sums = np.asarray((indicator @ values).todense())
-    nonzero = values.copy()
-    nonzero.data = (nonzero.data != 0).astype(np.float64)
-    counts = np.asarray((indicator @ nonzero).todense())
+    sums = np.zeros((n_groups, len(genes)))
+    counts = np.zeros((n_groups, len(genes)))
+    # rows a block at a time: a backed matrix (an out-of-core dataset) is never loaded whole
+    for start in range(0, adata.n_obs, EXPRESSION_BLOCK_ROWS):
+        rows = slice(start, min(start + EXPRESSION_BLOCK_ROWS, adata.n_obs))
+        block = matrix[rows]
+        block = sparse.csr_matrix(block) if sparse.issparse(block) else np.asarray(block)
+        values = sparse.csr_matrix(block[:, columns[known]])
+        block_codes = codes[rows]
+        keep = block_codes >= 0
+        indicator = sparse.csr_matrix(
+            (np.ones(keep.sum()), (block_codes[keep], np.flatnonzero(keep))),
+            shape=(n_groups, values.shape[0]),
+        )
+        sums += np.asarray((indicator @ values).todense())
+        values.data = (values.data != 0).astype(np.float64)
+        counts += np.asarray((indicator @ values).todense())
+    sizes = np.bincount(codes[codes >= 0], minlength=n_groups).clip(min=1)[:, None]
     index = pd.Index([str(c) for c in labels.cat.categories], name="group")
     return (
         pd.DataFrame(sums / sizes, index=index, columns=genes),

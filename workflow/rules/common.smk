@@ -152,6 +152,25 @@ def recorded_config(pseudobulk=False):
     return json.dumps(kept, sort_keys=True)
 
 
+def rank_out_of_core_options(wildcards):
+    """`--out-of-core` and its options for a dataset that asks for it, shell-quoted."""
+    entry = config["datasets"][wildcards.dataset]
+    if not entry.get("out_of_core"):
+        return ""
+    options = ["--out-of-core"]
+    for key in ("scheduler", "temp_dir", "block_nnz"):
+        if entry.get(key) is not None:
+            options.append(f"--{key.replace('_', '-')} {shlex.quote(str(entry[key]))}")
+    return " ".join(options)
+
+
+def rank_mem_mb(wildcards, input, threads):
+    """Out of core: the workers' blocks and the client's sums (a few GB); else the loaded data."""
+    if config["datasets"][wildcards.dataset].get("out_of_core"):
+        return 2048 + 1024 * threads
+    return loaded_mem_mb(wildcards, input.h5ad, factor=1.5)
+
+
 def rank_uns_key(wildcards):
     return comparison_of(wildcards).uns_key
 

@@ -16,16 +16,18 @@ rule rank:
         test=rank_test_params,
         key=rank_uns_key,
         record=rank_config_record,
+        out_of_core=rank_out_of_core_options,
         rgg_version=rgg.__version__,
     conda:
         RGG_ENV
     threads: config["threads"]
     resources:
-        mem_mb=lambda wildcards, input: loaded_mem_mb(wildcards, input.h5ad, factor=1.5),
+        mem_mb=rank_mem_mb,
     message:
         "rank {wildcards.dataset} by {wildcards.grouping} with test {wildcards.test}"
     shell:
         "rgg rank {input.h5ad:q} --groupby {params.groupby:q} --test-params {params.test:q}"
         " --dataset {wildcards.dataset:q} --grouping {wildcards.grouping:q} --test {wildcards.test:q}"
         " --key-added {params.key:q} --n-jobs {threads} --no-progress --record-config {params.record:q}"
+        " {params.out_of_core}"
         " --out {output.table:q} --uns-out {output.uns:q} > {log:q} 2>&1"
