@@ -323,3 +323,12 @@ def test_block_nnz_bounds_the_tasks(h5ad_paths: dict) -> None:
     assert len(x.chunks[1]) == 1
     csc = as_dask_array(read_elem_lazy(h5py.File(h5ad_paths["csc"])["X"]), block_nnz=400)
     assert len(csc.chunks[0]) == 1  # a Dask array keeps its own chunks
+
+
+def test_unknown_chunk_sizes_are_refused(memory_adata) -> None:
+    from rgg.lazy import as_dask_array
+
+    x = da.from_array(memory_adata.X.toarray(), chunks=(ROWS_PER_CHUNK, -1))
+    filtered = x[x[:, 0] >= 0]  # boolean indexing: row chunk sizes unknown
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        as_dask_array(filtered, block_nnz=400)

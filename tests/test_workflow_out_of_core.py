@@ -74,9 +74,7 @@ def test_out_of_core_tables_equal_in_memory_tables(finished_run: Path, test: str
     memory, _ = read_results(results / "memory" / "types" / f"{test}.parquet")
     disk, _ = read_results(results / "disk" / "types" / f"{test}.parquet")
     assert disk.height == memory.height > 0
-    assert_frame_equal(
-        disk.drop("dataset"), memory.drop("dataset"), check_exact=False
-    )
+    assert_frame_equal(disk.drop("dataset"), memory.drop("dataset"), check_exact=False)
     log = (results / "logs" / "rank" / "disk" / "types" / f"{test}.log").read_text()
     assert "out of core" in log
 

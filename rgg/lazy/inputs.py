@@ -19,6 +19,12 @@ def as_dask_array(x: Any, block_nnz: int) -> Any:
     returned as given: its chunks are the user's choice.
     """
     if is_dask_array(x):
+        if any(np.isnan(size) for sizes in x.chunks for size in sizes):
+            msg = (
+                "the Dask array has chunks of unknown size (after boolean indexing, for "
+                "example); call x.compute_chunk_sizes() on it first."
+            )
+            raise ValueError(msg)
         return x
     from anndata.experimental import read_elem_lazy
 
