@@ -224,23 +224,23 @@ def rank_genes_groups(
             "changed; or load the data first with adata.to_memory()."
         )
         raise ValueError(msg)
+    block_nnz = None if block_nnz is None else _positive(block_nnz)
+    lazy = None
     if is_lazy(plan.matrix):
-        options = LazyOptions(
+        lazy = LazyOptions(
             scheduler=scheduler,
-            block_nnz=DEFAULT_LAZY_BLOCK_NNZ if block_nnz is None else _positive(block_nnz),
+            block_nnz=DEFAULT_LAZY_BLOCK_NNZ if block_nnz is None else block_nnz,
             gene_block_store=None if temp_dir is None else Path(temp_dir),
             n_jobs=n_jobs,
         )
-    else:
-        if scheduler is not None:
-            logger.warning(
-                "scheduler=%r is used for lazy matrices only (a Dask array or a backed "
-                "h5ad); this matrix is in memory and is ranked in this process.",
-                scheduler,
-            )
-        options = None if block_nnz is None else _positive(block_nnz)
+    elif scheduler is not None:
+        logger.warning(
+            "scheduler=%r is used for lazy matrices only (a Dask array or a backed h5ad); "
+            "this matrix is in memory and is ranked in this process.",
+            scheduler,
+        )
     with numba_threads(n_jobs):
-        uns = compute(plan, options)
+        uns = compute(plan, lazy=lazy, block_nnz=block_nnz)
     target = adata.copy() if copy else adata
     if isinstance(target.obs, pd.DataFrame):  # not for read_lazy's xarray-backed obs
         target.strings_to_categoricals()  # scanpy's sanitize step
@@ -255,11 +255,11 @@ def _positive(block_nnz: Any) -> int:
     return int(block_nnz)
 
 
-def compute(plan: Plan, options: LazyOptions | int | None = None) -> dict:
+def compute(plan: Plan, *, lazy: LazyOptions | None = None, block_nnz: int | None = None) -> dict:
     """Run the plan and return what belongs in ``adata.uns[plan.key_added]``.
 
-    ``options``: :class:`~rgg.lazy.LazyOptions` for a lazy matrix; for an in-memory one,
-    the ``block_nnz`` of :func:`~rgg.sweep.sweep` (or ``None``).
+    ``lazy`` is required for a lazy matrix (see :mod:`rgg.lazy`); ``block_nnz`` bounds the
+    transposed blocks of an in-memory one (see :func:`rgg.sweep.sweep`).
     """
     params = plan.params() | plan.extra_params()
     if plan.method == "logreg":
@@ -267,10 +267,7 @@ def compute(plan: Plan, options: LazyOptions | int | None = None) -> dict:
             params, _logreg(plan), plan.var_names, plan.n_genes, rankby_abs=plan.rankby_abs
         )
 
-    if isinstance(options, LazyOptions):
-        sums = sweep_lazy(plan, options)
-    else:
-        sums = sweep(plan, block_nnz=options)
+    sums = sweep_lazy(plan, lazy) if lazy is not None else sweep(plan, block_nnz=block_nnz)
     _check_values(sums)
     summary = stats.summarise_groups(
         plan.n_per_code, sums.nnz, sums.sums, sums.m2, plan.n_groups, plan.reference_index

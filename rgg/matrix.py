@@ -120,7 +120,8 @@ def _csc_blocks(x: sparse.spmatrix, genes: np.ndarray) -> Iterator[GeneBlock]:
 
 def _canonical(x: sparse.spmatrix) -> sparse.spmatrix:
     """Sorted indices without duplicates (a copy only when the input is not canonical)."""
-    if x.has_canonical_format:
+    known = x.__dict__.get("_has_canonical_format")  # scipy's cached answer, if any
+    if known or (known is None and kernels.is_canonical(x.indptr, x.indices)):
         return x
     x = x.copy()
     x.sum_duplicates()

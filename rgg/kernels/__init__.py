@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .accumulate import accumulate_csc, accumulate_expm1_csc, leave_one_out_m2
 from .blocks import count_columns, csr_block_to_csc, dense_block_to_csc
-from .checks import scan_values
+from .checks import is_canonical, scan_values
 from .ranksum import ranksum_reference_csc, ranksum_rest_csc
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "count_columns",
     "csr_block_to_csc",
     "dense_block_to_csc",
+    "is_canonical",
     "leave_one_out_m2",
     "ranksum_reference_csc",
     "ranksum_rest_csc",

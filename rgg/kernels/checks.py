@@ -29,3 +29,20 @@ def scan_values(indptr: np.ndarray, data: np.ndarray, cols: np.ndarray) -> tuple
                 if v != np.floor(v):
                     n_fractional += 1
     return n_nonfinite, n_negative, n_fractional
+
+
+@kernel(parallel=True)
+def is_canonical(indptr: np.ndarray, indices: np.ndarray) -> bool:
+    """Whether every row (CSR) or column (CSC) has strictly increasing indices.
+
+    scipy's ``has_canonical_format`` answers the same, but when ``indptr`` and ``indices``
+    differ in dtype (int64 and int32, as h5ad files of large data often hold) it first
+    copies ``indices`` to int64: a transient copy the size of the matrix.
+    """
+    n_unsorted = 0
+    for i in prange(indptr.shape[0] - 1):
+        for p in range(indptr[i] + 1, indptr[i + 1]):
+            if indices[p] <= indices[p - 1]:
+                n_unsorted += 1
+                break
+    return n_unsorted == 0
