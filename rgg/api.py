@@ -230,7 +230,7 @@ def rank_genes_groups(
         lazy = LazyOptions(
             scheduler=scheduler,
             block_nnz=DEFAULT_LAZY_BLOCK_NNZ if block_nnz is None else block_nnz,
-            gene_block_store=None if temp_dir is None else Path(temp_dir),
+            temp_dir=None if temp_dir is None else Path(temp_dir),
             n_jobs=n_jobs,
         )
     elif scheduler is not None:

@@ -24,7 +24,7 @@ class LazyOptions:
     block_nnz
         Non-zeros (entries, for dense data) one task holds at a time: the memory of a
         task is about 12 bytes per non-zero of this budget.
-    gene_block_store
+    temp_dir
         Directory for the gene-ordered copy that rank tests need when the matrix is stored
         by rows (created if missing and emptied of rgg's files after the call); a
         temporary directory by default. On a multi-machine cluster it must be on a file
@@ -36,5 +36,5 @@ class LazyOptions:
 
     scheduler: Any = None
     block_nnz: int = DEFAULT_LAZY_BLOCK_NNZ
-    gene_block_store: Path | None = None
+    temp_dir: Path | None = None
     n_jobs: int | None = None

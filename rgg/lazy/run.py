@@ -99,7 +99,7 @@ def _block_sums(
 def _by_gene_blocks(x: Any, plan: Plan, runner: Runner, options: LazyOptions) -> GeneSums:
     from dask import delayed
 
-    parent = options.gene_block_store
+    parent = options.temp_dir
     if parent is not None:
         Path(parent).mkdir(parents=True, exist_ok=True)
     directory = tempfile.mkdtemp(prefix="rgg-gene-blocks-", dir=parent)
