@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy import sparse
 
@@ -149,6 +150,8 @@ def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterat
     nnz_per_col = kernels.count_columns(x.indices, n_cols)
     block_nnz = _block_budget(block_nnz, x.nnz)
     cursor = x.indptr[:-1].astype(np.int64)
+    # a few runs of rows per thread, so that a slow thread does not hold up the others
+    n_chunks = max(1, min(4 * numba.get_num_threads(), x.shape[0]))
     data = x.data
     out_dtype = kernel_dtype(data[:0]).dtype
     for start, stop in split_by_nnz(nnz_per_col[genes], block_nnz):
@@ -161,7 +164,7 @@ def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterat
         values = np.empty(capacity, dtype=out_dtype)
         n = kernels.csr_block_to_csc(
             x.indptr, x.indices, data, cursor, col_pos, int(block_genes[-1]) + 1,
-            indptr, rows, values,
+            n_chunks, indptr, rows, values,
         )  # fmt: skip
         yield GeneBlock(start, stop, indptr, rows[:n], values[:n], np.arange(len(block_genes)))
         del indptr, rows, values  # free this block before the next is allocated

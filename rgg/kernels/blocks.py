@@ -7,7 +7,7 @@ import numpy as np
 from ._jit import kernel, prange
 
 
-@kernel(parallel=False)
+@kernel(parallel=True)
 def csr_block_to_csc(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -15,6 +15,7 @@ def csr_block_to_csc(
     cursor: np.ndarray,
     col_pos: np.ndarray,
     col_stop: int,
+    n_chunks: int,
     out_indptr: np.ndarray,
     out_rows: np.ndarray,
     out_data: np.ndarray,
@@ -27,39 +28,53 @@ def csr_block_to_csc(
     ``col_pos`` maps an original column to its position in the block, or -1 for columns
     that are not tested (``mask_var``). Stored zeros are dropped.
 
+    The rows are split into ``n_chunks`` contiguous runs, transposed in parallel: each run
+    counts its entries per block column, then writes them after the runs above it, so every
+    column's rows come out sorted and the result does not depend on ``n_chunks``.
+
     ``out_indptr`` (length block size + 1) must be zero on entry; ``out_rows`` and
     ``out_data`` must have room for the block's non-zeros. Returns the number written.
     """
     n_rows = indptr.shape[0] - 1
-    # pass 1: count the non-zeros of each block column
-    for i in range(n_rows):
-        for p in range(cursor[i], indptr[i + 1]):
-            col = indices[p]
-            if col >= col_stop:
-                break
-            pos = col_pos[col]
-            if pos >= 0 and data[p] != 0:
-                out_indptr[pos + 1] += 1
-    for j in range(out_indptr.shape[0] - 1):
-        out_indptr[j + 1] += out_indptr[j]
-    # pass 2: scatter rows in increasing order, so each column's rows come out sorted
-    fill = out_indptr[:-1].copy()
-    for i in range(n_rows):
-        p = cursor[i]
-        stop = indptr[i + 1]
-        while p < stop:
-            col = indices[p]
-            if col >= col_stop:
-                break
-            pos = col_pos[col]
-            if pos >= 0 and data[p] != 0:
-                q = fill[pos]
-                out_rows[q] = i
-                out_data[q] = data[p]
-                fill[pos] = q + 1
-            p += 1
-        cursor[i] = p
-    return out_indptr[-1]
+    n_out = out_indptr.shape[0] - 1
+    rows_per_chunk = (n_rows + n_chunks - 1) // n_chunks
+    # pass 1: non-zeros of each block column in each run of rows
+    counts = np.zeros((n_chunks, n_out), dtype=np.int64)
+    for t in prange(n_chunks):
+        for i in range(t * rows_per_chunk, min((t + 1) * rows_per_chunk, n_rows)):
+            for p in range(cursor[i], indptr[i + 1]):
+                col = indices[p]
+                if col >= col_stop:
+                    break
+                pos = col_pos[col]
+                if pos >= 0 and data[p] != 0:
+                    counts[t, pos] += 1
+    # column starts, and each run's first slot within its column
+    for j in range(n_out):
+        total = 0
+        for t in range(n_chunks):
+            n = counts[t, j]
+            counts[t, j] = out_indptr[j] + total
+            total += n
+        out_indptr[j + 1] = out_indptr[j] + total
+    # pass 2: each run scatters its rows in increasing order after the runs above it
+    for t in prange(n_chunks):
+        for i in range(t * rows_per_chunk, min((t + 1) * rows_per_chunk, n_rows)):
+            p = cursor[i]
+            stop = indptr[i + 1]
+            while p < stop:
+                col = indices[p]
+                if col >= col_stop:
+                    break
+                pos = col_pos[col]
+                if pos >= 0 and data[p] != 0:
+                    q = counts[t, pos]
+                    out_rows[q] = i
+                    out_data[q] = data[p]
+                    counts[t, pos] = q + 1
+                p += 1
+            cursor[i] = p
+    return out_indptr[n_out]
 
 
 @kernel(parallel=True)
