@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from . import effects, stats
 from ._errors import NonFiniteValuesError
@@ -403,7 +404,10 @@ def _logreg(plan: Plan) -> list[GroupResult]:
         msg = "Cannot perform logistic regression on a single cluster."
         raise ValueError(msg)
     x = plan.matrix if len(plan.genes) == plan.matrix.shape[1] else plan.matrix[:, plan.genes]
-    x = x[in_groups]
+    # The row selection copies X; when every cell is in, the copy would hold the same rows in
+    # the same layout (sparse, or C-ordered dense), so scikit-learn gets X itself.
+    if not (in_groups.all() and (sparse.issparse(x) or x.flags.c_contiguous)):
+        x = x[in_groups]
     labels = plan.category_codes[in_groups]
     rows = stats.logreg_scores(x, labels, plan.group_categories, plan.logreg_kwds)
     labels_out = [plan.group_labels[g] for g in plan.reported_groups]

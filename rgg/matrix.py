@@ -21,7 +21,7 @@ DEFAULT_BLOCK_NNZ = 16_000_000
 
 #: A transposed block holds at most this fraction of the matrix's entries (but at least
 #: MIN_BLOCK_NNZ), so the extra memory stays a small fraction of X at any size.
-BLOCK_FRACTION = 8
+BLOCK_FRACTION = 16
 MIN_BLOCK_NNZ = 1_000_000
 
 

@@ -311,7 +311,7 @@ def test_mixed_index_dtypes_are_not_copied() -> None:
     rgg.rank_genes_groups(adata, "group", method="wilcoxon")
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    # transposed blocks of at most max(1M, nnz / 8) non-zeros, 8 bytes each; an int64 copy
+    # transposed blocks of at most max(1M, nnz / 16) non-zeros, 8 bytes each; an int64 copy
     # of the indices alone would take 8 bytes per non-zero
     assert x.nnz > 4_000_000
     assert peak < x.nnz * 4, (peak, x.nnz)
