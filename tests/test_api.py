@@ -274,3 +274,31 @@ def test_argument_names_match_the_signature() -> None:
     parameters = inspect.signature(rgg.rank_genes_groups).parameters
     named = {name for name, p in parameters.items() if p.kind is not p.VAR_KEYWORD}
     assert named == RANK_GENES_GROUPS_ARGUMENTS
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_logreg_fits_the_matrix_without_copying_it():
+    """With every cell in a group, scikit-learn gets X itself, not a row-selected copy."""
+    import tracemalloc
+
+    import anndata as ad
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    x = sparse.random(600, 4000, density=0.3, format="csr", dtype=np.float32, random_state=rng)
+    labels = pd.Categorical(rng.choice(["a", "b", "c"], size=600))
+    adata = ad.AnnData(X=x, obs=pd.DataFrame({"g": labels}, index=[f"c{i}" for i in range(600)]))
+    rgg.rank_genes_groups(adata, "g", method="logreg", max_iter=5)  # imports outside the trace
+    tracemalloc.start()
+    rgg.rank_genes_groups(adata, "g", method="logreg", max_iter=5)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    matrix_bytes = x.data.nbytes + x.indices.nbytes + x.indptr.nbytes
+    assert peak < matrix_bytes, (peak, matrix_bytes)  # a copy alone would reach it
+    coef = LogisticRegression(max_iter=5).fit(x, labels.codes).coef_
+    scores = adata.uns["rank_genes_groups"]["scores"]
+    names = adata.uns["rank_genes_groups"]["names"]
+    for code, group in enumerate(["a", "b", "c"]):
+        order = np.argsort(-coef[code], kind="stable")[:10]
+        np.testing.assert_array_equal(names[group][:10], adata.var_names[order])
+        np.testing.assert_allclose(scores[group][:10], coef[code][order].astype(np.float32))
