@@ -240,7 +240,19 @@ def current_rss() -> int:
 
 
 def peak_rss() -> int:
-    """Peak resident set size of this process, in bytes (``ru_maxrss``)."""
+    """Peak resident set size of this process, in bytes.
+
+    Linux's ``VmHWM``, which ``reset_peak_rss`` resets. ``ru_maxrss`` is not used there: after
+    ``exec`` it starts from the peak of the process that spawned this one, so a worker started
+    by a parent that had just generated a large dataset reported the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

@@ -114,12 +114,12 @@ def iter_gene_blocks(
 
 
 def _csc_blocks(x: sparse.spmatrix, genes: np.ndarray) -> Iterator[GeneBlock]:
-    x = _canonical(x)
+    x = canonical(x)
     # Columns are independent in CSC, so one block covers every gene.
     yield GeneBlock(0, len(genes), x.indptr, x.indices, kernel_dtype(x.data), genes)
 
 
-def _canonical(x: sparse.spmatrix) -> sparse.spmatrix:
+def canonical(x: sparse.spmatrix) -> sparse.spmatrix:
     """Sorted indices without duplicates (a copy only when the input is not canonical)."""
     known = x.__dict__.get("_has_canonical_format")  # scipy's cached answer, if any
     if known or (known is None and kernels.is_canonical(x.indptr, x.indices)):
@@ -127,6 +127,16 @@ def _canonical(x: sparse.spmatrix) -> sparse.spmatrix:
     x = x.copy()
     x.sum_duplicates()
     return x
+
+
+def balanced_column_ranges(nnz_per_col: np.ndarray, n_ranges: int) -> np.ndarray:
+    """``n_ranges + 1`` increasing column bounds cutting the columns into runs of about equal
+    non-zeros (some runs may be empty)."""
+    cumulative = np.concatenate([[0], np.cumsum(nnz_per_col)])
+    targets = np.linspace(0, cumulative[-1], n_ranges + 1)
+    bounds = np.searchsorted(cumulative, targets, side="left").astype(np.int64)
+    bounds[0], bounds[-1] = 0, len(nnz_per_col)
+    return np.maximum.accumulate(bounds)
 
 
 def split_by_nnz(nnz_per_gene: np.ndarray, block_nnz: int) -> list[tuple[int, int]]:
@@ -145,7 +155,7 @@ def split_by_nnz(nnz_per_gene: np.ndarray, block_nnz: int) -> list[tuple[int, in
 
 
 def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterator[GeneBlock]:
-    x = _canonical(x)
+    x = canonical(x)
     n_cols = x.shape[1]
     nnz_per_col = kernels.count_columns(x.indices, n_cols)
     block_nnz = _block_budget(block_nnz, x.nnz)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+from scipy import sparse
 from tqdm.auto import tqdm
 
 from . import effects, kernels, matrix, stats
 from ._settings import settings
 from .plan import Plan
+
+_RANGES_PER_THREAD = 4
+"""Gene ranges per thread when summing straight from CSR (results do not depend on it)."""
 
 
 @dataclass
@@ -87,12 +92,62 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
     progress = tqdm(
         total=n_genes, unit="gene", desc=f"rgg {plan.method}", disable=not settings.progress
     )
-    for block in matrix.iter_gene_blocks(plan.matrix, plan.genes, block_nnz=block_nnz):
-        sweep_block(plan, block, out)
-        progress.update(block.stop - block.start)
-        del block  # the generator allocates the next block: hold one at a time
+    if _sums_from_rows(plan, out):
+        sweep_csr_rows(plan, out)
+        progress.update(n_genes)
+    else:
+        for block in matrix.iter_gene_blocks(plan.matrix, plan.genes, block_nnz=block_nnz):
+            sweep_block(plan, block, out)
+            progress.update(block.stop - block.start)
+            del block  # the generator allocates the next block: hold one at a time
     progress.close()
     return out
+
+
+def _sums_from_rows(plan: Plan, out: GeneSums) -> bool:
+    """Whether ``out`` can be filled straight from a float CSR matrix, without gene blocks.
+
+    Rank sums need every cell of a gene at once (gene blocks); other dtypes are cast block
+    by block instead of copying the whole matrix.
+    """
+    x = plan.matrix
+    return (
+        sparse.issparse(x)
+        and x.format == "csr"
+        and x.dtype in (np.float32, np.float64)
+        and out.ranksums is None
+        and out.ustats is None
+    )
+
+
+def sweep_csr_rows(plan: Plan, out: GeneSums) -> None:
+    """Fill ``out`` from the plan's CSR matrix in place: the sums of :func:`sweep_block`.
+
+    No transposed copy: parallel over ranges of genes, each walking the rows (see
+    :func:`rgg.kernels.accumulate_csr`); the results are bit-for-bit those of the blocks.
+    """
+    x = matrix.canonical(plan.matrix)
+    n_genes, n_codes = out.sums.shape
+    col_pos = np.full(x.shape[1], -1, dtype=np.int64)
+    col_pos[plan.genes] = np.arange(n_genes)
+    n_ranges = _RANGES_PER_THREAD * numba.get_num_threads()
+    nnz_per_col = kernels.count_columns(x.indices, x.shape[1])
+    col_bounds = matrix.balanced_column_ranges(nnz_per_col, n_ranges)
+    with_m2 = out.m2 is not None
+    with_expm1 = out.expm1_sums is not None
+    unused = np.zeros((0, n_codes))
+    n_nonfinite, n_negative, n_fractional = kernels.accumulate_csr(
+        x.indptr, x.indices, x.data, col_pos, col_bounds, plan.cell_codes, plan.n_per_code,
+        with_m2, with_expm1, log1p_scale(plan),
+        out.nnz, out.sums, out.m2 if with_m2 else unused,
+        out.expm1_sums if with_expm1 else unused,
+        np.zeros((2, n_genes if with_m2 else 0, n_codes)),
+    )  # fmt: skip
+    out.n_nonfinite += n_nonfinite
+    out.n_negative += n_negative
+    out.n_fractional += n_fractional
+    if out.tested is not None and not n_nonfinite:
+        out.tested[:] = passing(plan, out, slice(None))
 
 
 def sweep_block(plan: Plan, block: matrix.GeneBlock, out: GeneSums) -> None:

@@ -319,3 +319,47 @@ def test_mixed_index_dtypes_are_not_copied() -> None:
         np.testing.assert_array_equal(
             adata.uns["rank_genes_groups"][field], expected.uns["rank_genes_groups"][field]
         )
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in log2:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"method": "t-test", "pts": True},
+        {"method": "t-test_overestim_var", "reference": "b"},
+        {"method": "t-test", "groups": ["a", "tiny"], "fold_change": "expm1_mean"},
+        {"method": "t-test", "min_pct": 0.2, "negative": True},
+        {"method": "wilcoxon"},  # rank sums: gene blocks, never the row route
+    ],
+    ids=["ttest-pts", "overestim-ref", "groups-expm1", "prefilter-negative", "wilcoxon"],
+)
+def test_sums_straight_from_csr_equal_the_gene_blocks(monkeypatch, kwargs, dtype) -> None:
+    """CSR t-tests sum without transposing, to the bit what the gene blocks give."""
+    import rgg.sweep
+    from rgg.plan import build_plan
+
+    kwargs = dict(kwargs)
+    adata = awkward_adata(sparse.csr_matrix, dtype, seed=5, negative=kwargs.pop("negative", False))
+    adata.X.data[::23] = 0.0  # stored zeros, skipped like the transposition skips them
+    adata.X.data[::41] = -0.0
+    mask = np.ones(adata.n_vars, dtype=bool)
+    mask[[1, 7, 8, 33]] = False
+    plan = build_plan(adata, "group", mask_var=mask, **kwargs)
+    calls = []
+    real_kernel = kernels.accumulate_csr
+    monkeypatch.setattr(kernels, "accumulate_csr", lambda *a: calls.append(1) or real_kernel(*a))
+    from_rows = rgg.sweep.sweep(plan)
+    assert bool(calls) == (kwargs["method"] != "wilcoxon")
+    monkeypatch.setattr(rgg.sweep, "_sums_from_rows", lambda plan, out: False)
+    from_blocks = rgg.sweep.sweep(plan)
+    for field in ("nnz", "sums", "m2", "expm1_sums", "tested", "ranksums"):
+        ours, theirs = getattr(from_rows, field), getattr(from_blocks, field)
+        assert (ours is None) == (theirs is None), field
+        if ours is not None:
+            assert ours.tobytes() == theirs.tobytes(), field
+    counts = ("n_nonfinite", "n_negative", "n_fractional")
+    assert [getattr(from_rows, c) for c in counts] == [getattr(from_blocks, c) for c in counts]
+    assert (from_rows.expm1_sums is not None) == ("fold_change" in kwargs)
+    assert (from_rows.tested is not None) == ("min_pct" in kwargs)
+    assert (from_rows.m2 is not None) == kwargs["method"].startswith("t-test")

@@ -160,3 +160,142 @@ def accumulate_expm1_csc(
             k = codes[rows[p]]
             if v != 0 and k >= 0:
                 out_sum[j, k] += np.expm1(np.float64(v) * log_base)
+
+
+@kernel(parallel=True)
+def accumulate_csr(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    col_pos: np.ndarray,
+    col_bounds: np.ndarray,
+    codes: np.ndarray,
+    n_per_code: np.ndarray,
+    with_m2: bool,
+    with_expm1: bool,
+    log_base: float,
+    out_nnz: np.ndarray,
+    out_sum: np.ndarray,
+    out_m2: np.ndarray,
+    out_expm1: np.ndarray,
+    scratch: np.ndarray,
+) -> tuple[int, int, int]:
+    """:func:`accumulate_csc`, :func:`accumulate_expm1_csc` and :func:`scan_values` on CSR.
+
+    The same statistics, added in the same order (ascending rows for every gene and code),
+    so the results are bit-for-bit those of the gene-block path, without transposing the
+    matrix. The columns are split into the ranges ``col_bounds[t]:col_bounds[t + 1]``,
+    processed in parallel: each range walks every row (finding its first column by
+    bisection), then, for M2, walks them again with its genes' means.
+
+    Parameters
+    ----------
+    indptr, indices, data
+        CSR matrix with sorted column indices in every row.
+    col_pos
+        Output row of each column, or -1 for columns that are not tested.
+    codes, n_per_code, with_m2
+        As for :func:`accumulate_csc`.
+    with_expm1, log_base
+        Also fill ``out_expm1`` as :func:`accumulate_expm1_csc` does.
+    out_nnz, out_sum, out_m2, out_expm1
+        Float64 ``(n_tested, n_codes)``, zero on entry (``out_m2`` and ``out_expm1`` may be
+        empty when not requested).
+    scratch
+        Float64 ``(2, n_tested, n_codes)`` working space for the means and residuals.
+
+    Returns
+    -------
+    Counts of non-finite, negative and non-integral stored values of the tested columns
+    (as :func:`scan_values`; stored zeros are skipped, as the transposition does). With
+    non-finite values, the statistics are incomplete: the caller refuses the data.
+    """
+    n_rows = indptr.shape[0] - 1
+    n_codes = n_per_code.shape[0]
+    n_nonfinite = 0
+    n_negative = 0
+    n_fractional = 0
+    for t in prange(col_bounds.shape[0] - 1):
+        lo = col_bounds[t]
+        hi = col_bounds[t + 1]
+        if lo == hi:
+            continue
+        nonfinite_here = 0
+        for i in range(n_rows):
+            p = _first_at_least(indices, indptr[i], indptr[i + 1], lo)
+            k = codes[i]
+            while p < indptr[i + 1]:
+                c = indices[p]
+                if c >= hi:
+                    break
+                v = data[p]
+                j = col_pos[c]
+                p += 1
+                if j < 0 or v == 0:
+                    continue
+                x = np.float64(v)
+                if not np.isfinite(x):
+                    nonfinite_here += 1
+                    continue
+                if np.signbit(x):
+                    n_negative += 1
+                if x != np.floor(x):
+                    n_fractional += 1
+                if k >= 0:
+                    out_nnz[j, k] += 1.0
+                    out_sum[j, k] += x
+                    if with_expm1:
+                        out_expm1[j, k] += np.expm1(x * log_base)
+        n_nonfinite += nonfinite_here
+        if not with_m2 or nonfinite_here:
+            continue
+        means = scratch[0]
+        residual = scratch[1]
+        for c in range(lo, hi):
+            j = col_pos[c]
+            if j >= 0:
+                for k in range(n_codes):
+                    if n_per_code[k] > 0:
+                        means[j, k] = out_sum[j, k] / n_per_code[k]
+        for i in range(n_rows):
+            k = codes[i]
+            if k < 0:
+                continue
+            p = _first_at_least(indices, indptr[i], indptr[i + 1], lo)
+            while p < indptr[i + 1]:
+                c = indices[p]
+                if c >= hi:
+                    break
+                v = data[p]
+                j = col_pos[c]
+                p += 1
+                if j >= 0 and v != 0:
+                    d = np.float64(v) - means[j, k]
+                    out_m2[j, k] += d * d
+                    residual[j, k] += d
+        for c in range(lo, hi):
+            j = col_pos[c]
+            if j < 0:
+                continue
+            for k in range(n_codes):  # the implicit zeros, then the two-pass correction
+                n_zero = n_per_code[k] - out_nnz[j, k]
+                out_m2[j, k] += n_zero * means[j, k] * means[j, k]
+                if n_per_code[k] > 0:
+                    residual[j, k] -= n_zero * means[j, k]
+                    out_sum[j, k] += residual[j, k]
+                    out_m2[j, k] -= residual[j, k] * residual[j, k] / n_per_code[k]
+    return n_nonfinite, n_negative, n_fractional
+
+
+@njit
+def _first_at_least(indices: np.ndarray, start: int, stop: int, value: int) -> int:
+    """First position in the sorted ``indices[start:stop]`` holding ``value`` or more."""
+    if start == stop or indices[stop - 1] < value:
+        return stop
+    while start < stop:
+        mid = (start + stop) >> 1
+        if indices[mid] < value:
+            start = mid + 1
+        else:
+            stop = mid
+    return start
