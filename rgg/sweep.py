@@ -92,7 +92,7 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
     progress = tqdm(
         total=n_genes, unit="gene", desc=f"rgg {plan.method}", disable=not settings.progress
     )
-    if _sums_from_rows(plan, out):
+    if sums_from_rows(plan, out):
         sweep_csr_rows(plan, out)
         progress.update(n_genes)
     else:
@@ -104,7 +104,7 @@ def sweep(plan: Plan, *, block_nnz: int | None = None) -> GeneSums:
     return out
 
 
-def _sums_from_rows(plan: Plan, out: GeneSums) -> bool:
+def sums_from_rows(plan: Plan, out: GeneSums) -> bool:
     """Whether ``out`` can be filled straight from a float CSR matrix, without gene blocks.
 
     Rank sums need every cell of a gene at once (gene blocks); other dtypes are cast block

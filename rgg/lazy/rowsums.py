@@ -16,7 +16,7 @@ import numpy as np
 from .._settings import numba_threads
 from ..matrix import GeneBlock
 from ..plan import Plan
-from ..sweep import GeneSums, empty_sums, sweep_block
+from ..sweep import GeneSums, empty_sums, sums_from_rows, sweep_block, sweep_csr_rows
 from .inputs import chunk_to_csc, hstack_chunks
 
 
@@ -42,11 +42,12 @@ def row_block_sums(chunks: list[Any], codes: np.ndarray, plan: Plan, threads: in
     Only for plans without rank sums: ranks need every cell of a gene at once.
     """
     with numba_threads(threads):
-        csc = chunk_to_csc(hstack_chunks(chunks))
+        rows = hstack_chunks(chunks)
         del chunks
         n_per_code = np.bincount(codes[codes >= 0], minlength=len(plan.n_per_code))
         local = dataclasses.replace(
             plan,
+            matrix=rows,
             cell_codes=codes,
             n_per_code=n_per_code.astype(np.int64),
             min_pct=None,
@@ -54,8 +55,12 @@ def row_block_sums(chunks: list[Any], codes: np.ndarray, plan: Plan, threads: in
             min_logfc=None,
         )
         out = empty_sums(local, len(plan.genes))
-        block = GeneBlock(0, len(plan.genes), csc.indptr, csc.indices, csc.data, plan.genes)
-        sweep_block(local, block, out)
+        if sums_from_rows(local, out):  # float CSR: no transposition needed
+            sweep_csr_rows(local, out)
+        else:
+            csc = chunk_to_csc(rows)
+            block = GeneBlock(0, len(plan.genes), csc.indptr, csc.indices, csc.data, plan.genes)
+            sweep_block(local, block, out)
     return RowBlockSums(local.n_per_code, out)
 
 
