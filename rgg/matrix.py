@@ -157,24 +157,26 @@ def split_by_nnz(nnz_per_gene: np.ndarray, block_nnz: int) -> list[tuple[int, in
 def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterator[GeneBlock]:
     x = canonical(x)
     n_cols = x.shape[1]
-    nnz_per_col = kernels.count_columns(x.indices, n_cols)
     block_nnz = _block_budget(block_nnz, x.nnz)
     cursor = x.indptr[:-1].astype(np.int64)
     # a few runs of rows per thread, so that a slow thread does not hold up the others
-    n_chunks = max(1, min(4 * numba.get_num_threads(), x.shape[0]))
+    n_runs = max(1, min(4 * numba.get_num_threads(), x.shape[0]))
     data = x.data
+    run_counts = kernels.count_by_run(x.indptr, x.indices, data, n_runs, n_cols)
+    nnz_per_col = run_counts.sum(axis=0)
     out_dtype = kernel_dtype(data[:0]).dtype
     for start, stop in split_by_nnz(nnz_per_col[genes], block_nnz):
         block_genes = genes[start:stop]
         col_pos = np.full(n_cols, -1, dtype=np.int64)
         col_pos[block_genes] = np.arange(len(block_genes))
+        counts = run_counts[:, block_genes]  # a copy: the kernel turns it into offsets
         capacity = int(nnz_per_col[block_genes].sum())
         indptr = np.zeros(len(block_genes) + 1, dtype=np.int64)
         rows = np.empty(capacity, dtype=np.int32 if x.shape[0] < 2**31 else np.int64)
         values = np.empty(capacity, dtype=out_dtype)
         n = kernels.csr_block_to_csc(
             x.indptr, x.indices, data, cursor, col_pos, int(block_genes[-1]) + 1,
-            n_chunks, indptr, rows, values,
+            counts, indptr, rows, values,
         )  # fmt: skip
         yield GeneBlock(start, stop, indptr, rows[:n], values[:n], np.arange(len(block_genes)))
         del indptr, rows, values  # free this block before the next is allocated

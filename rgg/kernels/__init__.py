@@ -9,7 +9,7 @@ with ``eliminate_zeros``.
 from __future__ import annotations
 
 from .accumulate import accumulate_csc, accumulate_csr, accumulate_expm1_csc, leave_one_out_m2
-from .blocks import count_columns, csr_block_to_csc, dense_block_to_csc
+from .blocks import count_by_run, count_columns, csr_block_to_csc, dense_block_to_csc
 from .checks import is_canonical, scan_values
 from .ranksum import ranksum_reference_csc, ranksum_rest_csc
 
@@ -17,6 +17,7 @@ __all__ = [
     "accumulate_csc",
     "accumulate_csr",
     "accumulate_expm1_csc",
+    "count_by_run",
     "count_columns",
     "csr_block_to_csc",
     "dense_block_to_csc",

@@ -8,6 +8,27 @@ from ._jit import kernel, prange
 
 
 @kernel(parallel=True)
+def count_by_run(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_runs: int, n_cols: int
+) -> np.ndarray:
+    """Stored non-zero values of each column in each of ``n_runs`` contiguous runs of rows.
+
+    Returns an int64 ``(n_runs, n_cols)`` array; runs hold ``ceil(n_rows / n_runs)`` rows
+    (the last one fewer). Summed over runs: the non-zeros per column. One parallel pass that
+    serves every block of :func:`csr_block_to_csc`.
+    """
+    n_rows = indptr.shape[0] - 1
+    rows_per_run = (n_rows + n_runs - 1) // n_runs
+    counts = np.zeros((n_runs, n_cols), dtype=np.int64)
+    for t in prange(n_runs):
+        for i in range(t * rows_per_run, min((t + 1) * rows_per_run, n_rows)):
+            for p in range(indptr[i], indptr[i + 1]):
+                if data[p] != 0:
+                    counts[t, indices[p]] += 1
+    return counts
+
+
+@kernel(parallel=True)
 def csr_block_to_csc(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -15,7 +36,7 @@ def csr_block_to_csc(
     cursor: np.ndarray,
     col_pos: np.ndarray,
     col_stop: int,
-    n_chunks: int,
+    counts: np.ndarray,
     out_indptr: np.ndarray,
     out_rows: np.ndarray,
     out_data: np.ndarray,
@@ -28,27 +49,18 @@ def csr_block_to_csc(
     ``col_pos`` maps an original column to its position in the block, or -1 for columns
     that are not tested (``mask_var``). Stored zeros are dropped.
 
-    The rows are split into ``n_chunks`` contiguous runs, transposed in parallel: each run
-    counts its entries per block column, then writes them after the runs above it, so every
-    column's rows come out sorted and the result does not depend on ``n_chunks``.
+    The rows are split into ``counts.shape[0]`` contiguous runs, transposed in parallel:
+    ``counts[t, j]`` (from :func:`count_by_run`, the block's columns; overwritten) holds the
+    non-zeros of block column ``j`` in run ``t``, so each run writes its entries after the
+    runs above it: every column's rows come out sorted, whatever the number of runs.
 
     ``out_indptr`` (length block size + 1) must be zero on entry; ``out_rows`` and
     ``out_data`` must have room for the block's non-zeros. Returns the number written.
     """
     n_rows = indptr.shape[0] - 1
     n_out = out_indptr.shape[0] - 1
+    n_chunks = counts.shape[0]
     rows_per_chunk = (n_rows + n_chunks - 1) // n_chunks
-    # pass 1: non-zeros of each block column in each run of rows
-    counts = np.zeros((n_chunks, n_out), dtype=np.int64)
-    for t in prange(n_chunks):
-        for i in range(t * rows_per_chunk, min((t + 1) * rows_per_chunk, n_rows)):
-            for p in range(cursor[i], indptr[i + 1]):
-                col = indices[p]
-                if col >= col_stop:
-                    break
-                pos = col_pos[col]
-                if pos >= 0 and data[p] != 0:
-                    counts[t, pos] += 1
     # column starts, and each run's first slot within its column
     for j in range(n_out):
         total = 0
@@ -57,7 +69,7 @@ def csr_block_to_csc(
             counts[t, j] = out_indptr[j] + total
             total += n
         out_indptr[j + 1] = out_indptr[j] + total
-    # pass 2: each run scatters its rows in increasing order after the runs above it
+    # each run scatters its rows in increasing order after the runs above it
     for t in prange(n_chunks):
         for i in range(t * rows_per_chunk, min((t + 1) * rows_per_chunk, n_rows)):
             p = cursor[i]
