@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 from scipy import sparse, stats
@@ -9,6 +10,7 @@ from scipy import sparse, stats
 import rgg
 import rgg.matrix
 from rgg import kernels
+from rgg.kernels.sort import native_keys_inplace
 from rgg.stats import adjust_pvalues, wilcoxon_reference, wilcoxon_rest
 
 from ._data import MATRIX_KINDS, awkward_adata
@@ -244,9 +246,16 @@ def test_results_are_bit_identical_across_threads_and_reruns(method: str, refere
             assert runs[0]["pts"].equals(other["pts"])
 
 
+@numba.njit
+def _native_keys(values: np.ndarray) -> np.ndarray:
+    return native_keys_inplace(values.copy())
+
+
+@pytest.mark.parametrize("keying", ["widened", "native"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("seed", range(3))
-def test_radix_sort_equals_stable_argsort(dtype, seed: int) -> None:
+def test_radix_sort_equals_stable_argsort(dtype, seed: int, keying: str) -> None:
+    """Sorted order and tie blocks of both key widths (float32 data sort on uint32 keys)."""
     from rgg.kernels.sort import float_keys, radix_sort_pairs
 
     rng = np.random.default_rng(seed)
@@ -259,7 +268,9 @@ def test_radix_sort_equals_stable_argsort(dtype, seed: int) -> None:
     ).astype(dtype)
     values = values[values != 0]
     payload = np.arange(len(values), dtype=np.int64)
-    keys, order = radix_sort_pairs(float_keys(values), payload.copy())
+    keys = float_keys(values) if keying == "widened" else _native_keys(values)
+    assert keys.dtype == (np.uint32 if keying == "native" and dtype == np.float32 else np.uint64)
+    keys, order = radix_sort_pairs(keys, payload.copy())
     expected = np.argsort(values, kind="stable")
     np.testing.assert_array_equal(order, expected)
     assert np.all(np.diff(keys.astype(np.float64)) >= 0)

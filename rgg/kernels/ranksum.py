@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel, njit, prange
-from .sort import float_keys_inplace, radix_sort_pairs
+from .sort import native_keys_inplace, radix_sort_pairs
 
 
 @njit
@@ -31,8 +31,8 @@ def _gather_sorted(
     for p in range(start, stop):
         if data[p] != 0 and codes[rows[p]] >= 0:
             n += 1
-    values = np.empty(n, dtype=np.float64)
-    value_codes = np.empty(n, dtype=np.int64)
+    values = np.empty(n, dtype=data.dtype)  # float32 data sort on 4-byte keys
+    value_codes = np.empty(n, dtype=codes.dtype)
     n_negative = 0
     q = 0
     for p in range(start, stop):
@@ -44,8 +44,8 @@ def _gather_sorted(
             if data[p] < 0:
                 n_negative += 1
             q += 1
-    # values is already a fresh float64 array: key it in place rather than copying again
-    keys, sorted_codes = radix_sort_pairs(float_keys_inplace(values), value_codes)
+    # values is already a fresh array: key it in place rather than copying again
+    keys, sorted_codes = radix_sort_pairs(native_keys_inplace(values), value_codes)
     return keys, sorted_codes, n_negative
 
 
