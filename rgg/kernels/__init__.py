@@ -9,7 +9,7 @@ with ``eliminate_zeros``.
 from __future__ import annotations
 
 from .accumulate import accumulate_csc, accumulate_csr, accumulate_expm1_csc, leave_one_out_m2
-from .blocks import count_by_run, count_columns, csr_block_to_csc, dense_block_to_csc
+from .blocks import count_by_run, csr_block_to_csc, dense_block_to_csc
 from .checks import is_canonical, scan_values
 from .ranksum import ranksum_reference_csc, ranksum_rest_csc
 
@@ -18,7 +18,6 @@ __all__ = [
     "accumulate_csr",
     "accumulate_expm1_csc",
     "count_by_run",
-    "count_columns",
     "csr_block_to_csc",
     "dense_block_to_csc",
     "is_canonical",

@@ -185,7 +185,7 @@ def accumulate_csr(
     The same statistics, added in the same order (ascending rows for every gene and code),
     so the results are bit-for-bit those of the gene-block path, without transposing the
     matrix. The columns are split into the ranges ``col_bounds[t]:col_bounds[t + 1]``,
-    processed in parallel: each range walks every row (finding its first column by
+    processed in parallel: each range walks every row (finding its span of columns by
     bisection), then, for M2, walks them again with its genes' means.
 
     Parameters
@@ -222,15 +222,11 @@ def accumulate_csr(
             continue
         nonfinite_here = 0
         for i in range(n_rows):
-            p = _first_at_least(indices, indptr[i], indptr[i + 1], lo)
             k = codes[i]
-            while p < indptr[i + 1]:
-                c = indices[p]
-                if c >= hi:
-                    break
+            first, end = _range_span(indices, indptr[i], indptr[i + 1], lo, hi)
+            for p in range(first, end):
                 v = data[p]
-                j = col_pos[c]
-                p += 1
+                j = col_pos[indices[p]]
                 if j < 0 or v == 0:
                     continue
                 x = np.float64(v)
@@ -261,14 +257,10 @@ def accumulate_csr(
             k = codes[i]
             if k < 0:
                 continue
-            p = _first_at_least(indices, indptr[i], indptr[i + 1], lo)
-            while p < indptr[i + 1]:
-                c = indices[p]
-                if c >= hi:
-                    break
+            first, end = _range_span(indices, indptr[i], indptr[i + 1], lo, hi)
+            for p in range(first, end):
                 v = data[p]
-                j = col_pos[c]
-                p += 1
+                j = col_pos[indices[p]]
                 if j >= 0 and v != 0:
                     d = np.float64(v) - means[j, k]
                     out_m2[j, k] += d * d
@@ -285,6 +277,13 @@ def accumulate_csr(
                     out_sum[j, k] += residual[j, k]
                     out_m2[j, k] -= residual[j, k] * residual[j, k] / n_per_code[k]
     return n_nonfinite, n_negative, n_fractional
+
+
+@njit
+def _range_span(indices: np.ndarray, start: int, stop: int, lo: int, hi: int) -> tuple[int, int]:
+    """Positions ``first, end`` of the entries of ``indices[start:stop]`` (sorted) in ``[lo, hi)``."""
+    first = _first_at_least(indices, start, stop, lo)
+    return first, _first_at_least(indices, first, stop, hi)
 
 
 @njit

@@ -125,12 +125,3 @@ def dense_block_to_csc(
                 out_data[q] = v
                 q += 1
     return out_indptr[n_cols]
-
-
-@kernel(parallel=False)
-def count_columns(indices: np.ndarray, n_cols: int) -> np.ndarray:
-    """Stored entries per column of a CSR matrix, without the int64 copy ``np.bincount`` makes."""
-    counts = np.zeros(n_cols, dtype=np.int64)
-    for p in range(indices.shape[0]):
-        counts[indices[p]] += 1
-    return counts
