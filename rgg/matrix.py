@@ -92,6 +92,8 @@ def iter_gene_blocks(
 ) -> Iterator[GeneBlock]:
     """Yield the tested genes of ``x`` (column indices ``genes``, increasing) as CSC blocks.
 
+    A CSR matrix's blocks share their buffers: finish with a block before taking the next.
+
     Parameters
     ----------
     x
@@ -164,22 +166,24 @@ def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterat
     data = x.data
     run_counts = kernels.count_by_run(x.indptr, x.indices, data, n_runs, n_cols)
     nnz_per_col = run_counts.sum(axis=0)
-    out_dtype = kernel_dtype(data[:0]).dtype
-    for start, stop in split_by_nnz(nnz_per_col[genes], block_nnz):
+    bounds = split_by_nnz(nnz_per_col[genes], block_nnz)
+    # One pair of buffers serves every block: fresh ones would be page-faulted in again for
+    # each block, which costs about as much as the transposition itself.
+    capacity = max(int(nnz_per_col[genes[start:stop]].sum()) for start, stop in bounds)
+    rows = np.empty(capacity, dtype=np.int32 if x.shape[0] < 2**31 else np.int64)
+    values = np.empty(capacity, dtype=kernel_dtype(data[:0]).dtype)
+    col_start = 0  # blocks tile the columns: untested ones before a block belong to it
+    for start, stop in bounds:
         block_genes = genes[start:stop]
-        col_pos = np.full(n_cols, -1, dtype=np.int64)
-        col_pos[block_genes] = np.arange(len(block_genes))
+        col_pos = np.full(int(block_genes[-1]) + 1 - col_start, -1, dtype=np.int64)
+        col_pos[block_genes - col_start] = np.arange(len(block_genes))
         counts = run_counts[:, block_genes]  # a copy: the kernel turns it into offsets
-        capacity = int(nnz_per_col[block_genes].sum())
         indptr = np.zeros(len(block_genes) + 1, dtype=np.int64)
-        rows = np.empty(capacity, dtype=np.int32 if x.shape[0] < 2**31 else np.int64)
-        values = np.empty(capacity, dtype=out_dtype)
         n = kernels.csr_block_to_csc(
-            x.indptr, x.indices, data, cursor, col_pos, int(block_genes[-1]) + 1,
-            counts, indptr, rows, values,
-        )  # fmt: skip
+            x.indptr, x.indices, data, cursor, col_start, col_pos, counts, indptr, rows, values
+        )
+        col_start = int(block_genes[-1]) + 1
         yield GeneBlock(start, stop, indptr, rows[:n], values[:n], np.arange(len(block_genes)))
-        del indptr, rows, values  # free this block before the next is allocated
 
 
 def _dense_blocks(x: np.ndarray, genes: np.ndarray, block_nnz: int) -> Iterator[GeneBlock]:

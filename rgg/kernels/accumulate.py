@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel, njit, prange
+from .rowsearch import range_span
 
 
 @kernel(parallel=True)
@@ -223,7 +224,7 @@ def accumulate_csr(
         nonfinite_here = 0
         for i in range(n_rows):
             k = codes[i]
-            first, end = _range_span(indices, indptr[i], indptr[i + 1], lo, hi)
+            first, end = range_span(indices, indptr[i], indptr[i + 1], lo, hi)
             for p in range(first, end):
                 v = data[p]
                 j = col_pos[indices[p]]
@@ -257,7 +258,7 @@ def accumulate_csr(
             k = codes[i]
             if k < 0:
                 continue
-            first, end = _range_span(indices, indptr[i], indptr[i + 1], lo, hi)
+            first, end = range_span(indices, indptr[i], indptr[i + 1], lo, hi)
             for p in range(first, end):
                 v = data[p]
                 j = col_pos[indices[p]]
@@ -277,24 +278,3 @@ def accumulate_csr(
                     out_sum[j, k] += residual[j, k]
                     out_m2[j, k] -= residual[j, k] * residual[j, k] / n_per_code[k]
     return n_nonfinite, n_negative, n_fractional
-
-
-@njit
-def _range_span(indices: np.ndarray, start: int, stop: int, lo: int, hi: int) -> tuple[int, int]:
-    """Positions ``first, end`` of the entries of ``indices[start:stop]`` (sorted) in ``[lo, hi)``."""
-    first = _first_at_least(indices, start, stop, lo)
-    return first, _first_at_least(indices, first, stop, hi)
-
-
-@njit
-def _first_at_least(indices: np.ndarray, start: int, stop: int, value: int) -> int:
-    """First position in the sorted ``indices[start:stop]`` holding ``value`` or more."""
-    if start == stop or indices[stop - 1] < value:
-        return stop
-    while start < stop:
-        mid = (start + stop) >> 1
-        if indices[mid] < value:
-            start = mid + 1
-        else:
-            stop = mid
-    return start

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel, prange
+from .rowsearch import first_at_least
 
 
 @kernel(parallel=True)
@@ -34,20 +35,21 @@ def csr_block_to_csc(
     indices: np.ndarray,
     data: np.ndarray,
     cursor: np.ndarray,
+    col_start: int,
     col_pos: np.ndarray,
-    col_stop: int,
     counts: np.ndarray,
     out_indptr: np.ndarray,
     out_rows: np.ndarray,
     out_data: np.ndarray,
 ) -> int:
-    """Transpose the CSR entries of columns ``< col_stop`` that are in the block.
+    """Transpose the CSR entries of the columns ``col_start <= c < col_start + len(col_pos)``.
 
     The CSR column indices must be sorted within each row. ``cursor[i]`` points at the first
-    entry of row ``i`` not yet consumed by an earlier block and is advanced past
-    ``col_stop``, so a sweep over increasing blocks reads every entry exactly once.
-    ``col_pos`` maps an original column to its position in the block, or -1 for columns
-    that are not tested (``mask_var``). Stored zeros are dropped.
+    entry of row ``i`` not yet consumed by an earlier block, which must be in a column
+    ``>= col_start`` (blocks tile the columns), and is advanced past the block, so a sweep
+    over increasing blocks reads every entry exactly once. ``col_pos[c - col_start]`` is the
+    block position of column ``c``, or -1 for a column that is not tested (``mask_var``).
+    Stored zeros are dropped.
 
     The rows are split into ``counts.shape[0]`` contiguous runs, transposed in parallel:
     ``counts[t, j]`` (from :func:`count_by_run`, the block's columns; overwritten) holds the
@@ -61,6 +63,7 @@ def csr_block_to_csc(
     n_out = out_indptr.shape[0] - 1
     n_chunks = counts.shape[0]
     rows_per_chunk = (n_rows + n_chunks - 1) // n_chunks
+    col_stop = col_start + col_pos.shape[0]
     # column starts, and each run's first slot within its column
     for j in range(n_out):
         total = 0
@@ -71,21 +74,20 @@ def csr_block_to_csc(
         out_indptr[j + 1] = out_indptr[j] + total
     # each run scatters its rows in increasing order after the runs above it
     for t in prange(n_chunks):
+        next_slot = counts[t]
         for i in range(t * rows_per_chunk, min((t + 1) * rows_per_chunk, n_rows)):
-            p = cursor[i]
-            stop = indptr[i + 1]
-            while p < stop:
-                col = indices[p]
-                if col >= col_stop:
-                    break
-                pos = col_pos[col]
+            first = cursor[i]
+            # a for-range over a span found by bisection compiles to a tighter loop than
+            # scanning for the block's end
+            end = first_at_least(indices, first, indptr[i + 1], col_stop)
+            for p in range(first, end):
+                pos = col_pos[indices[p] - col_start]
                 if pos >= 0 and data[p] != 0:
-                    q = counts[t, pos]
+                    q = next_slot[pos]
                     out_rows[q] = i
                     out_data[q] = data[p]
-                    counts[t, pos] = q + 1
-                p += 1
-            cursor[i] = p
+                    next_slot[pos] = q + 1
+            cursor[i] = end
     return out_indptr[n_out]
 
 

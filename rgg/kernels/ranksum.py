@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel, njit, prange
-from .sort import native_keys_inplace, radix_sort_pairs
+from .sort import add_to_digit_counts, native_bits, order_key, radix_sort_counted
 
 
 @njit
@@ -26,27 +26,58 @@ def _gather_sorted(
 
     Returns the keys (equal keys are equal values; see :mod:`rgg.kernels.sort`), the codes
     in the same order, and the number of negative values, which is where the zeros go.
+    One pass over the column builds the keys and counts their radix digits.
     """
-    n = 0
-    for p in range(start, stop):
-        if data[p] != 0 and codes[rows[p]] >= 0:
-            n += 1
-    values = np.empty(n, dtype=data.dtype)  # float32 data sort on 4-byte keys
-    value_codes = np.empty(n, dtype=codes.dtype)
+    bits = native_bits(data)  # float32 data sort on 4-byte keys
+    keys = np.empty(stop - start, dtype=bits.dtype)
+    value_codes = np.empty(stop - start, dtype=codes.dtype)
+    digit_counts = np.zeros((bits.itemsize, 256), dtype=np.int64)
     n_negative = 0
-    q = 0
+    n = 0
     for p in range(start, stop):
         k = codes[rows[p]]
         if data[p] != 0 and k >= 0:
-            values[q] = data[p]
-            value_codes[q] = k
+            key = order_key(bits[p])
+            keys[n] = key
+            value_codes[n] = k
+            add_to_digit_counts(digit_counts, key)
             out_nnz[k] += 1
             if data[p] < 0:
                 n_negative += 1
-            q += 1
-    # values is already a fresh array: key it in place rather than copying again
-    keys, sorted_codes = radix_sort_pairs(native_keys_inplace(values), value_codes)
+            n += 1
+    keys, sorted_codes = radix_sort_counted(keys[:n], value_codes[:n], digit_counts)
     return keys, sorted_codes, n_negative
+
+
+@njit
+def _add_tie_runs(
+    keys: np.ndarray,
+    value_codes: np.ndarray,
+    start: int,
+    stop: int,
+    out_twice_shift: np.ndarray,
+) -> float:
+    """Walk the runs of equal keys in ``keys[start:stop]``; return their ``sum(t**3 - t)``.
+
+    A run's cells share the average of the run's positions; ``out_twice_shift[k]`` gets, for
+    each cell of code ``k`` in a run, twice the gap between that average and its position.
+    """
+    tiesum = 0.0
+    i = start
+    while i < stop - 1:
+        if keys[i + 1] != keys[i]:
+            i += 1
+            continue
+        end = i + 2
+        while end < stop and keys[end] == keys[i]:
+            end += 1
+        first_plus_last = i + end - 1
+        for q in range(i, end):
+            out_twice_shift[value_codes[q]] += first_plus_last - 2 * q
+        t = np.float64(end - i)
+        tiesum += t * t * t - t
+        i = end
+    return tiesum
 
 
 @kernel(parallel=True)
@@ -64,6 +95,10 @@ def ranksum_rest_csc(
 
     Every cell must have a code >= 0 (cells outside the selected groups share one remainder
     code), so ranks run over all ``sum(n_per_code)`` cells as in scanpy's one-vs-rest test.
+
+    A cell's rank is its position in the sorted non-zeros plus one, plus the zeros when it is
+    positive, moved to its run's average when it ties. Twice every rank is an integer, so
+    the rank sums are built in int64 from per-code sums of positions, and are exact.
 
     Parameters
     ----------
@@ -85,32 +120,31 @@ def ranksum_rest_csc(
         )
         m = keys.shape[0]
         n_zero = n_cells - m
-        below = 0.0  # cells strictly below the current tie block
-        tiesum = 0.0
-        zeros_placed = n_zero == 0
-        i = 0
-        while i <= m:
-            if not zeros_placed and i == n_negative:
-                avg = below + (n_zero + 1) / 2.0
-                for k in range(n_codes):
-                    out_ranksum[j, k] += (n_per_code[k] - nnz[k]) * avg
-                t = np.float64(n_zero)
-                tiesum += t * t * t - t
-                below += n_zero
-                zeros_placed = True
-            if i == m:
-                break
-            run_end = i + 1
-            while run_end < m and keys[run_end] == keys[i]:
-                run_end += 1
-            length = run_end - i
-            avg = below + (length + 1) / 2.0
-            for q in range(i, run_end):
-                out_ranksum[j, value_codes[q]] += avg
-            t = np.float64(length)
-            tiesum += t * t * t - t
-            below += length
-            i = run_end
+        # positions summed per code; four interleaved copies keep consecutive cells of one
+        # code from waiting on each other's store
+        position_sums = np.zeros((4, n_codes), dtype=np.int64)
+        for q in range(m):
+            position_sums[q & 3, value_codes[q]] += q
+        n_below_zeros = np.zeros(n_codes, dtype=np.int64)
+        for q in range(n_negative):
+            n_below_zeros[value_codes[q]] += 1
+        twice = np.zeros(n_codes, dtype=np.int64)
+        # tie terms in value order (negatives, zeros, positives), as the sum is rounded
+        tiesum = _add_tie_runs(keys, value_codes, 0, n_negative, twice)
+        t = np.float64(n_zero)
+        tiesum += t * t * t - t
+        tiesum += _add_tie_runs(keys, value_codes, n_negative, m, twice)
+        for k in range(n_codes):
+            positions = (
+                position_sums[0, k]
+                + position_sums[1, k]
+                + position_sums[2, k]
+                + position_sums[3, k]
+            )
+            n_zero_k = n_per_code[k] - nnz[k]
+            twice[k] += 2 * (positions + nnz[k] + n_zero * (nnz[k] - n_below_zeros[k]))
+            twice[k] += n_zero_k * (2 * n_negative + n_zero + 1)  # the zeros' average rank
+            out_ranksum[j, k] += 0.5 * twice[k]
         out_tiesum[j] = tiesum
 
 

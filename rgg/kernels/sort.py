@@ -33,8 +33,7 @@ def float_keys_inplace(values: np.ndarray) -> np.ndarray:
     """Turn a float64 array into its order-preserving uint64 keys, in place; return the view."""
     keys = values.view(np.uint64)
     for i in range(keys.shape[0]):
-        bits = keys[i]
-        keys[i] = ~bits if bits & _SIGN else bits | _SIGN
+        keys[i] = order_key(keys[i])
     return keys
 
 
@@ -50,17 +49,69 @@ def native_keys_inplace(values: np.ndarray) -> np.ndarray:
 
 @overload(native_keys_inplace, jit_options={"cache": True, "nogil": True})
 def _native_keys_inplace(values):
+    def keys_inplace(values):
+        keys = native_bits(values)
+        for i in range(keys.shape[0]):
+            keys[i] = order_key(keys[i])
+        return keys
+
+    return keys_inplace
+
+
+def native_bits(values: np.ndarray) -> np.ndarray:
+    """The bits of float32 (as uint32) or float64 (as uint64) values: a view. Kernels only."""
+    msg = "native_bits runs inside Numba kernels only"
+    raise NotImplementedError(msg)
+
+
+@overload(native_bits, jit_options={"cache": True, "nogil": True})
+def _native_bits(values):
     if values.dtype == types.float32:
+        return lambda values: values.view(np.uint32)
+    return lambda values: values.view(np.uint64)
 
-        def keys32(values):
-            keys = values.view(np.uint32)
-            for i in range(keys.shape[0]):
-                bits = keys[i]
-                keys[i] = ~bits if bits & _SIGN32 else bits | _SIGN32
-            return keys
 
-        return keys32
-    return lambda values: float_keys_inplace(values)
+def order_key(bits: int) -> int:
+    """The order-preserving key of one float's bits (uint32 or uint64). Kernels only."""
+    msg = "order_key runs inside Numba kernels only"
+    raise NotImplementedError(msg)
+
+
+@overload(order_key, jit_options={"cache": True, "nogil": True})
+def _order_key(bits):
+    if bits == types.uint32:
+        return lambda bits: np.uint32(~bits) if bits & _SIGN32 else np.uint32(bits | _SIGN32)
+    return lambda bits: ~bits if bits & _SIGN else bits | _SIGN
+
+
+def add_to_digit_counts(counts: np.ndarray, key: int) -> None:
+    """Count each 8-bit digit of ``key`` in ``counts`` (``(key width in bytes, 256)``).
+
+    Kernels only; 4-byte keys get the four counts written out, which the compiler keeps in
+    registers better than a loop.
+    """
+    msg = "add_to_digit_counts runs inside Numba kernels only"
+    raise NotImplementedError(msg)
+
+
+@overload(add_to_digit_counts, jit_options={"cache": True, "nogil": True})
+def _add_to_digit_counts(counts, key):
+    if key == types.uint32:
+
+        def count32(counts, key):
+            counts[0, key & np.uint32(0xFF)] += 1
+            counts[1, (key >> np.uint32(8)) & np.uint32(0xFF)] += 1
+            counts[2, (key >> np.uint32(16)) & np.uint32(0xFF)] += 1
+            counts[3, key >> np.uint32(24)] += 1
+
+        return count32
+
+    def count64(counts, key):
+        key64 = np.uint64(key)
+        for d in range(counts.shape[0]):
+            counts[d, (key64 >> np.uint64(8 * d)) & np.uint64(0xFF)] += 1
+
+    return count64
 
 
 @njit
@@ -69,18 +120,24 @@ def radix_sort_pairs(keys: np.ndarray, payload: np.ndarray) -> tuple[np.ndarray,
 
     Returns sorted copies (the inputs may be used as scratch).
     """
+    counts = np.zeros((keys.itemsize, _N_BUCKETS), dtype=np.int64)
+    for i in range(keys.shape[0]):
+        add_to_digit_counts(counts, keys[i])
+    return radix_sort_counted(keys, payload, counts)
+
+
+@njit
+def radix_sort_counted(
+    keys: np.ndarray, payload: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`radix_sort_pairs` with the digit histograms already counted (by a caller that
+    counted them while it built the keys; see :func:`add_to_digit_counts`)."""
     n = keys.shape[0]
-    n_digits = keys.itemsize
-    counts = np.zeros((n_digits, _N_BUCKETS), dtype=np.int64)
-    for i in range(n):
-        key = np.uint64(keys[i])
-        for d in range(n_digits):
-            counts[d, (key >> np.uint64(8 * d)) & np.uint64(0xFF)] += 1
     src_keys, src_payload = keys, payload
     dst_keys = np.empty_like(keys)
     dst_payload = np.empty_like(payload)
     offsets = np.empty(_N_BUCKETS, dtype=np.int64)
-    for d in range(n_digits):
+    for d in range(counts.shape[0]):
         shift = np.uint64(8 * d)
         if n == 0 or counts[d, (np.uint64(src_keys[0]) >> shift) & np.uint64(0xFF)] == n:
             continue  # every key has the same digit here: the pass would change nothing
