@@ -285,9 +285,11 @@ def test_logreg_fits_the_matrix_without_copying_it():
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(3)
-    x = sparse.random(600, 4000, density=0.3, format="csr", dtype=np.float32, random_state=rng)
-    labels = pd.Categorical(rng.choice(["a", "b", "c"], size=600))
-    adata = ad.AnnData(X=x, obs=pd.DataFrame({"g": labels}, index=[f"c{i}" for i in range(600)]))
+    # more cells than genes, as in real data: the padded per-gene operands of the threaded
+    # products are then small next to X
+    x = sparse.random(3000, 800, density=0.3, format="csr", dtype=np.float32, random_state=rng)
+    labels = pd.Categorical(rng.choice(["a", "b", "c"], size=3000))
+    adata = ad.AnnData(X=x, obs=pd.DataFrame({"g": labels}, index=[f"c{i}" for i in range(3000)]))
     rgg.rank_genes_groups(adata, "g", method="logreg", max_iter=5)  # imports outside the trace
     tracemalloc.start()
     rgg.rank_genes_groups(adata, "g", method="logreg", max_iter=5)

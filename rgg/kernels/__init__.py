@@ -11,18 +11,23 @@ from __future__ import annotations
 from .accumulate import accumulate_csc, accumulate_csr, accumulate_expm1_csc, leave_one_out_m2
 from .blocks import count_by_run, csr_block_to_csc, dense_block_to_csc
 from .checks import is_canonical, scan_values
+from .products import LANES, csr_times_dense, csr_transpose_times_dense, row_spans
 from .ranksum import ranksum_reference_csc, ranksum_rest_csc
 
 __all__ = [
+    "LANES",
     "accumulate_csc",
     "accumulate_csr",
     "accumulate_expm1_csc",
     "count_by_run",
     "csr_block_to_csc",
+    "csr_times_dense",
+    "csr_transpose_times_dense",
     "dense_block_to_csc",
     "is_canonical",
     "leave_one_out_m2",
     "ranksum_reference_csc",
     "ranksum_rest_csc",
+    "row_spans",
     "scan_values",
 ]

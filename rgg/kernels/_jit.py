@@ -66,11 +66,28 @@ def compile_lock() -> Iterator[None]:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _slp_vectorization() -> Iterator[None]:
+    """Let LLVM's SLP vectoriser run on what is compiled inside (called under the lock).
+
+    Numba leaves it off by default since LLVM miscompiled some integer code with it (numba
+    PR #8852); the kernels that ask for it are small float loops whose results the tests
+    compare bit for bit with scipy's.
+    """
+    saved = numba.config.SLP_VECTORIZE
+    numba.config.SLP_VECTORIZE = 1
+    try:
+        yield
+    finally:
+        numba.config.SLP_VECTORIZE = saved
+
+
 class LockedKernel:
     """A Numba dispatcher whose first call with new argument types compiles under the lock."""
 
-    def __init__(self, dispatcher: Any) -> None:
+    def __init__(self, dispatcher: Any, *, slp_vectorize: bool = False) -> None:
         self.dispatcher = dispatcher
+        self.slp_vectorize = slp_vectorize
         self._compiled: set[tuple] = set()
         functools.update_wrapper(self, dispatcher.py_func)
 
@@ -78,15 +95,26 @@ class LockedKernel:
         signature = tuple(numba.typeof(arg) for arg in args)
         if signature not in self._compiled:
             with compile_lock():
-                self.dispatcher.compile(signature)  # loads from the cache, or compiles and saves
+                vectorizing = (
+                    _slp_vectorization() if self.slp_vectorize else contextlib.nullcontext()
+                )
+                with vectorizing:
+                    self.dispatcher.compile(
+                        signature
+                    )  # loads from the cache, or compiles and saves
             self._compiled.add(signature)
         return self.dispatcher(*args)
 
 
-def kernel(*, parallel: bool) -> Callable[[Callable], LockedKernel]:
-    """Decorator for kernels called from Python (not from other kernels)."""
+def kernel(*, parallel: bool, slp_vectorize: bool = False) -> Callable[[Callable], LockedKernel]:
+    """Decorator for kernels called from Python (not from other kernels).
+
+    ``slp_vectorize`` compiles the kernel with LLVM's SLP vectoriser, which packs runs of
+    identical scalar statements (the lanes of a tile) into SIMD instructions.
+    """
 
     def decorate(func: Callable) -> LockedKernel:
-        return LockedKernel(numba.njit(cache=True, nogil=True, parallel=parallel)(func))
+        dispatcher = numba.njit(cache=True, nogil=True, parallel=parallel)(func)
+        return LockedKernel(dispatcher, slp_vectorize=slp_vectorize)
 
     return decorate
