@@ -51,6 +51,34 @@ def test_ranksum_rest_equals_scipy_ranks(seed: int) -> None:
             assert ranksum[j, k] == ranks[codes == k].sum()
 
 
+def test_ranksum_rest_at_five_million_cells_adds_tie_terms_in_value_order() -> None:
+    """Above 2**53 the tie sum rounds: it must add each block's t**3 - t in value order
+    (negative runs, the zeros, positive runs), as a plain walk over the sorted column does."""
+    n_cells = 5_000_000
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(n_cells, size=3000, replace=False)).astype(np.int32)
+    values = rng.choice([-2.0, -1.0, 1.0, 2.0, 3.0], size=rows.size)  # long tie runs
+    codes = (np.arange(n_cells) % 3).astype(np.int32)
+    n_per_code = np.bincount(codes).astype(np.int64)
+    ranksum = np.zeros((1, 3))
+    tiesum = np.zeros(1)
+    indptr = np.array([0, rows.size])
+    kernels.ranksum_rest_csc(
+        indptr, rows, values, np.array([0]), codes, n_per_code, ranksum, tiesum
+    )
+    expected = 0.0
+    for value in (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0):
+        t = float(n_cells - rows.size) if value == 0 else float((values == value).sum())
+        expected += t * t * t - t
+    assert tiesum[0] == expected
+    # the rank sums stay exact (twice each is an integer)
+    column = np.zeros(n_cells)
+    column[rows] = values
+    ranks = stats.rankdata(column)
+    for k in range(3):
+        assert ranksum[0, k] == ranks[codes == k].sum()
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_wilcoxon_rest_pvalues_equal_mannwhitneyu(seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -56,13 +56,14 @@ def _add_tie_runs(
     start: int,
     stop: int,
     out_twice_shift: np.ndarray,
+    tiesum: float,
 ) -> float:
-    """Walk the runs of equal keys in ``keys[start:stop]``; return their ``sum(t**3 - t)``.
+    """Walk the runs of equal keys in ``keys[start:stop]``; add their ``t**3 - t`` to ``tiesum``
+    one by one and return it.
 
     A run's cells share the average of the run's positions; ``out_twice_shift[k]`` gets, for
     each cell of code ``k`` in a run, twice the gap between that average and its position.
     """
-    tiesum = 0.0
     i = start
     while i < stop - 1:
         if keys[i + 1] != keys[i]:
@@ -129,11 +130,12 @@ def ranksum_rest_csc(
         for q in range(n_negative):
             n_below_zeros[value_codes[q]] += 1
         twice = np.zeros(n_codes, dtype=np.int64)
-        # tie terms in value order (negatives, zeros, positives), as the sum is rounded
-        tiesum = _add_tie_runs(keys, value_codes, 0, n_negative, twice)
+        # tie terms added one by one in value order (negatives, zeros, positives): above 2**53
+        # the float sum rounds, and this keeps its order
+        tiesum = _add_tie_runs(keys, value_codes, 0, n_negative, twice, 0.0)
         t = np.float64(n_zero)
         tiesum += t * t * t - t
-        tiesum += _add_tie_runs(keys, value_codes, n_negative, m, twice)
+        tiesum = _add_tie_runs(keys, value_codes, n_negative, m, twice, tiesum)
         for k in range(n_codes):
             positions = (
                 position_sums[0, k]
