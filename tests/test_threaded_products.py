@@ -9,7 +9,7 @@ from scipy import sparse
 
 from rgg import kernels
 from rgg.kernels import _jit
-from rgg.stats import ThreadedCSR, threaded_csr
+from rgg.stats import ThreadedCSR, threaded_csr, threaded_products
 
 
 def _awkward_csr(dtype, seed: int = 0, shape: tuple[int, int] = (301, 77)) -> sparse.csr_matrix:
@@ -29,7 +29,8 @@ def _awkward_csr(dtype, seed: int = 0, shape: tuple[int, int] = (301, 77)) -> sp
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_vecs", [2, 3, 12, 16, 17, 40])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_products_equal_scipy_bit_for_bit(dtype, n_vecs: int, n_threads: int) -> None:
+def test_products_equal_scipy_bit_for_bit(monkeypatch, dtype, n_vecs: int, n_threads: int) -> None:
+    monkeypatch.setattr(threaded_products, "_NNZ_PER_THREAD", 1)  # small data, every thread
     x = _awkward_csr(dtype, seed=n_vecs)
     threaded = threaded_csr(x)
     assert isinstance(threaded, ThreadedCSR)
@@ -89,11 +90,16 @@ def test_only_canonical_csr_is_wrapped() -> None:
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("n_classes", [3, 12])
-def test_logistic_regression_coefficients_are_unchanged(n_classes: int) -> None:
-    """scikit-learn fits ThreadedCSR to exactly the coefficients it fits on the plain matrix."""
+@pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csr_array])
+def test_logistic_regression_coefficients_are_unchanged(
+    monkeypatch, n_classes: int, container
+) -> None:
+    """scikit-learn fits ThreadedCSR to exactly the coefficients it fits on the plain matrix
+    (or sparse array, which it is viewed from)."""
     from sklearn.linear_model import LogisticRegression
 
-    x = abs(_awkward_csr(np.float32, seed=5, shape=(900, 60)))
+    monkeypatch.setattr(threaded_products, "_NNZ_PER_THREAD", 1)
+    x = container(abs(_awkward_csr(np.float32, seed=5, shape=(900, 60))))
     labels = np.random.default_rng(6).integers(0, n_classes, x.shape[0])
     expected = LogisticRegression(max_iter=60).fit(x, labels)
     got = LogisticRegression(max_iter=60).fit(threaded_csr(x), labels)
@@ -110,3 +116,18 @@ def test_slp_vectorisation_is_scoped_to_the_compile() -> None:
     assert before == numba.config.SLP_VECTORIZE
     assert kernels.csr_times_dense.slp_vectorize
     assert not kernels.ranksum_rest_csc.slp_vectorize
+
+
+@pytest.mark.parametrize(
+    ("nnz", "limit", "expected"), [(10, 2, 1), (17, 2, 2), (17, 1, 1), (99, 4, 4)]
+)
+def test_threads_follow_the_size_of_the_product(monkeypatch, nnz, limit, expected) -> None:
+    monkeypatch.setattr(threaded_products, "_NNZ_PER_THREAD", 8)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(limit, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threaded_products._threads_for(nnz):
+            assert numba.get_num_threads() == min(expected, numba.config.NUMBA_NUM_THREADS)
+        assert numba.get_num_threads() == min(limit, numba.config.NUMBA_NUM_THREADS)
+    finally:
+        numba.set_num_threads(previous)
