@@ -83,6 +83,12 @@ def test_only_canonical_csr_is_wrapped() -> None:
     assert threaded_csr(csc) is csc
     dense = x.toarray()
     assert threaded_csr(dense) is dense
+    # a ThreadedCSR sliced with unsorted columns stays correct (scipy's product)
+    g = np.random.default_rng(4).normal(size=(x.shape[0], 5)).astype(np.float32)
+    shuffled = threaded_csr(x)[:, np.random.default_rng(5).permutation(x.shape[1])]
+    assert isinstance(shuffled, ThreadedCSR)
+    assert not shuffled.has_sorted_indices
+    np.testing.assert_array_equal(shuffled.T @ g, sparse.csr_matrix(shuffled).T @ g)
     wrapped = threaded_csr(sparse.csr_array(x))  # sparse arrays are viewed too, not copied
     assert isinstance(wrapped, ThreadedCSR)
     assert np.shares_memory(wrapped.data, x.data)

@@ -11,7 +11,7 @@ coefficients. Everything else, including vectors and other dtypes, is scipy's ow
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numba
 import numpy as np
@@ -29,18 +29,26 @@ one with the spinner. At 10k x 5k (3.5M non-zeros) one thread fits 1.9x faster t
 against 1.7 s); at 50k x 20k (70M) two are faster (7.8 s against 9.5 s)."""
 
 
-class ThreadedCSR(sparse.csr_matrix):
-    """CSR matrix (sorted indices) with threaded, scipy-identical ``@`` against dense arrays."""
+class _ThreadedProducts:
+    """``_matmul_multivector`` (scipy's hook for sparse @ 2-D dense) through ``_run_product``."""
 
     def _matmul_multivector(self, other: np.ndarray) -> np.ndarray:
-        if not _handled(self, other):
+        if not self._threadable(other):
             return super()._matmul_multivector(other)
-        n_vecs = other.shape[1]
-        padded = _padded(other)
-        out = _aligned_zeros((self.shape[0], padded.shape[1]), self.dtype)
-        with _threads_for(self.nnz):
-            kernels.csr_times_dense(self.indptr, self.indices, self.data, padded, out)
-        return _unpadded(out, n_vecs)
+        return _product(self, other, self._run_product)
+
+    def _threadable(self, other: np.ndarray) -> bool:
+        return _handled(self, other)
+
+    def _run_product(self, dense: np.ndarray, out: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class ThreadedCSR(_ThreadedProducts, sparse.csr_matrix):
+    """CSR matrix (sorted indices) with threaded, scipy-identical ``@`` against dense arrays."""
+
+    def _run_product(self, w: np.ndarray, out: np.ndarray) -> None:
+        kernels.csr_times_dense(self.indptr, self.indices, self.data, w, out)
 
     def transpose(self, axes: None = None, copy: bool = False) -> sparse.csc_matrix:
         if axes is not None:
@@ -49,6 +57,8 @@ class ThreadedCSR(sparse.csr_matrix):
             (self.data, self.indices, self.indptr), shape=self.shape[::-1], copy=copy
         )
         transposed._spans = self._spans()
+        # same arrays: pass on the (cached) check rather than redo it for every gradient
+        transposed.has_sorted_indices = self.has_sorted_indices
         return transposed
 
     def _spans(self) -> np.ndarray:
@@ -68,20 +78,18 @@ class ThreadedCSR(sparse.csr_matrix):
         return spans
 
 
-class _ThreadedTransposedCSR(sparse.csc_matrix):
+class _ThreadedTransposedCSR(_ThreadedProducts, sparse.csc_matrix):
     """``ThreadedCSR.T``: the same arrays read as CSC; its dense products are ``X.T @ g``."""
 
     _spans: np.ndarray
 
-    def _matmul_multivector(self, other: np.ndarray) -> np.ndarray:
-        if not _handled(self, other):
-            return super()._matmul_multivector(other)
-        n_vecs = other.shape[1]
-        padded = _padded(other)
-        out = _aligned_zeros((self.shape[0], padded.shape[1]), self.dtype)
-        with _threads_for(self.nnz):
-            kernels.csr_transpose_times_dense(self.indices, self.data, padded, self._spans, out)
-        return _unpadded(out, n_vecs)
+    def _threadable(self, other: np.ndarray) -> bool:
+        # the column ranges are found by bisection within rows: a slice of a ThreadedCSR
+        # taken with unsorted column indices would break them (scipy caches the check)
+        return _handled(self, other) and self.has_sorted_indices
+
+    def _run_product(self, g: np.ndarray, out: np.ndarray) -> None:
+        kernels.csr_transpose_times_dense(self.indices, self.data, g, self._spans, out)
 
 
 @contextlib.contextmanager
@@ -94,6 +102,18 @@ def _threads_for(nnz: int) -> Iterator[None]:
         yield
     finally:
         numba.set_num_threads(previous)
+
+
+def _product(
+    x: sparse.spmatrix, dense: np.ndarray, run: Callable[[np.ndarray, np.ndarray], None]
+) -> np.ndarray:
+    """``x @ dense`` through ``run(padded dense, padded zero output)``, on as many threads as
+    ``x``'s size warrants, unpadded."""
+    padded = _padded(dense)
+    out = _aligned_zeros((x.shape[0], padded.shape[1]), x.dtype)
+    with _threads_for(x.nnz):
+        run(padded, out)
+    return _unpadded(out, dense.shape[1])
 
 
 def _handled(x: sparse.spmatrix, other: np.ndarray) -> bool:
@@ -137,4 +157,6 @@ def threaded_csr(x: sparse.spmatrix | sparse.sparray) -> sparse.spmatrix | spars
         return x
     if not kernels.is_canonical(x.indptr, x.indices):
         return x
-    return ThreadedCSR((x.data, x.indices, x.indptr), shape=x.shape, copy=False)
+    wrapped = ThreadedCSR((x.data, x.indices, x.indptr), shape=x.shape, copy=False)
+    wrapped.has_canonical_format = True  # just checked
+    return wrapped
