@@ -94,14 +94,10 @@ class LockedKernel:
     def __call__(self, *args: Any) -> Any:
         signature = tuple(numba.typeof(arg) for arg in args)
         if signature not in self._compiled:
-            with compile_lock():
-                vectorizing = (
-                    _slp_vectorization() if self.slp_vectorize else contextlib.nullcontext()
-                )
-                with vectorizing:
-                    self.dispatcher.compile(
-                        signature
-                    )  # loads from the cache, or compiles and saves
+            slp = _slp_vectorization() if self.slp_vectorize else contextlib.nullcontext()
+            with compile_lock(), slp:
+                # loads from the cache, or compiles and saves
+                self.dispatcher.compile(signature)
             self._compiled.add(signature)
         return self.dispatcher(*args)
 
