@@ -141,6 +141,14 @@ def balanced_column_ranges(nnz_per_col: np.ndarray, n_ranges: int) -> np.ndarray
     return np.maximum.accumulate(bounds)
 
 
+def csr_column_ranges(x: sparse.spmatrix, n_ranges: int) -> np.ndarray:
+    """:func:`balanced_column_ranges` of a CSR matrix's stored non-zeros, counted in parallel
+    (``np.bincount`` would first copy the indices to int64)."""
+    n_threads = numba.get_num_threads()
+    nnz_per_col = kernels.count_by_run(x.indptr, x.indices, x.data, n_threads, x.shape[1])
+    return balanced_column_ranges(nnz_per_col.sum(axis=0), n_ranges)
+
+
 def split_by_nnz(nnz_per_gene: np.ndarray, block_nnz: int) -> list[tuple[int, int]]:
     """Cut consecutive genes into runs whose non-zeros stay near ``block_nnz``."""
     bounds = []

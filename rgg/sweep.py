@@ -130,9 +130,7 @@ def sweep_csr_rows(plan: Plan, out: GeneSums) -> None:
     n_genes, n_codes = out.sums.shape
     col_pos = np.full(x.shape[1], -1, dtype=np.int64)
     col_pos[plan.genes] = np.arange(n_genes)
-    n_threads = numba.get_num_threads()
-    nnz_per_col = kernels.count_by_run(x.indptr, x.indices, x.data, n_threads, x.shape[1]).sum(0)
-    col_bounds = matrix.balanced_column_ranges(nnz_per_col, _RANGES_PER_THREAD * n_threads)
+    col_bounds = matrix.csr_column_ranges(x, _RANGES_PER_THREAD * numba.get_num_threads())
     with_m2 = out.m2 is not None
     with_expm1 = out.expm1_sums is not None
     unused = np.zeros((0, n_codes))

@@ -65,15 +65,10 @@ class ThreadedCSR(_ThreadedProducts, sparse.csr_matrix):
         """Each row's entries in column ranges of about equal non-zeros, one per thread (each
         range walks every row: two per thread made ``G.T @ X`` 1.25x slower at 50k x 20k),
         computed once per matrix and thread count."""
-        with _threads_for(self.nnz):
-            n_ranges = numba.get_num_threads()
+        n_ranges = _n_threads_for(self.nnz)
         spans = self.__dict__.get("_rgg_spans")
         if spans is None or spans.shape[0] != n_ranges + 1:
-            # (np.bincount would first copy the indices to int64)
-            nnz_per_col = kernels.count_by_run(
-                self.indptr, self.indices, self.data, numba.get_num_threads(), self.shape[1]
-            ).sum(axis=0)
-            bounds = matrix.balanced_column_ranges(nnz_per_col, n_ranges)
+            bounds = matrix.csr_column_ranges(self, n_ranges)
             spans = kernels.row_spans(self.indptr, self.indices, bounds)
             self.__dict__["_rgg_spans"] = spans
         return spans
@@ -93,12 +88,16 @@ class _ThreadedTransposedCSR(_ThreadedProducts, sparse.csc_matrix):
         kernels.csr_transpose_times_dense(self.indices, self.data, g, self._spans, out)
 
 
+def _n_threads_for(nnz: int) -> int:
+    """One thread per :data:`_NNZ_PER_THREAD` non-zeros: at least one, at most Numba's limit."""
+    return max(1, min(numba.get_num_threads(), nnz // _NNZ_PER_THREAD))
+
+
 @contextlib.contextmanager
 def _threads_for(nnz: int) -> Iterator[None]:
-    """Limit Numba to one thread per :data:`_NNZ_PER_THREAD` non-zeros (at least one, at most
-    the current limit) for the body."""
+    """Limit Numba to :func:`_n_threads_for` ``nnz`` threads for the body."""
     previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(previous, nnz // _NNZ_PER_THREAD)))
+    numba.set_num_threads(_n_threads_for(nnz))
     try:
         yield
     finally:
