@@ -279,12 +279,11 @@ def _native_keys(values: np.ndarray) -> np.ndarray:
     return native_keys_inplace(values.copy())
 
 
-@pytest.mark.parametrize("keying", ["widened", "native"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("seed", range(3))
-def test_radix_sort_equals_stable_argsort(dtype, seed: int, keying: str) -> None:
+def test_radix_sort_equals_stable_argsort(dtype, seed: int) -> None:
     """Sorted order and tie blocks of both key widths (float32 data sort on uint32 keys)."""
-    from rgg.kernels.sort import float_keys, radix_sort_pairs
+    from rgg.kernels.sort import radix_sort_pairs
 
     rng = np.random.default_rng(seed)
     values = np.concatenate(
@@ -296,8 +295,8 @@ def test_radix_sort_equals_stable_argsort(dtype, seed: int, keying: str) -> None
     ).astype(dtype)
     values = values[values != 0]
     payload = np.arange(len(values), dtype=np.int64)
-    keys = float_keys(values) if keying == "widened" else _native_keys(values)
-    assert keys.dtype == (np.uint32 if keying == "native" and dtype == np.float32 else np.uint64)
+    keys = _native_keys(values)
+    assert keys.dtype == (np.uint32 if dtype == np.float32 else np.uint64)
     keys, order = radix_sort_pairs(keys, payload.copy())
     expected = np.argsort(values, kind="stable")
     np.testing.assert_array_equal(order, expected)
@@ -308,10 +307,10 @@ def test_radix_sort_equals_stable_argsort(dtype, seed: int, keying: str) -> None
 
 
 def test_radix_sort_empty_and_single() -> None:
-    from rgg.kernels.sort import float_keys, radix_sort_pairs
+    from rgg.kernels.sort import radix_sort_pairs
 
     for values in (np.array([], dtype=np.float32), np.array([2.5], dtype=np.float32)):
-        _, order = radix_sort_pairs(float_keys(values), np.arange(len(values), dtype=np.int64))
+        _, order = radix_sort_pairs(_native_keys(values), np.arange(len(values), dtype=np.int64))
         assert list(order) == list(range(len(values)))
 
 

@@ -22,21 +22,6 @@ _SIGN32 = np.uint32(1) << np.uint32(31)
 _N_BUCKETS = 256
 
 
-@njit
-def float_keys(values: np.ndarray) -> np.ndarray:
-    """Order-preserving uint64 keys of finite values (float32 or float64), in a new array."""
-    return float_keys_inplace(values.astype(np.float64))  # exact for float32: order and ties kept
-
-
-@njit
-def float_keys_inplace(values: np.ndarray) -> np.ndarray:
-    """Turn a float64 array into its order-preserving uint64 keys, in place; return the view."""
-    keys = values.view(np.uint64)
-    for i in range(keys.shape[0]):
-        keys[i] = order_key(keys[i])
-    return keys
-
-
 def native_keys_inplace(values: np.ndarray) -> np.ndarray:
     """Order-preserving keys of a float32 (uint32 keys) or float64 (uint64) array, in place.
 
