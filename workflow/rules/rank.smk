@@ -25,10 +25,7 @@ rule rank:
         mem_mb=rank_mem_mb,
     message:
         "rank {wildcards.dataset} by {wildcards.grouping} with test {wildcards.test}"
-    # OpenBLAS reads OPENBLAS_THREAD_TIMEOUT when it loads: a short spin keeps its idle worker
-    # off the cores between L-BFGS steps, which makes logreg ~1.3x faster (M: 5.5 s instead of 7.1 s); results are unchanged
     shell:
-        "OPENBLAS_THREAD_TIMEOUT=4 "
         "rgg rank {input.h5ad:q} --groupby {params.groupby:q} --test-params {params.test:q}"
         " --dataset {wildcards.dataset:q} --grouping {wildcards.grouping:q} --test {wildcards.test:q}"
         " --key-added {params.key:q} --n-jobs {threads} --no-progress --record-config {params.record:q}"
