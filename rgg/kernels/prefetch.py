@@ -8,10 +8,13 @@ walk).
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from ._jit import njit
 
 _READ = 0
 _KEEP_IN_ALL_LEVELS = 3
@@ -52,3 +55,17 @@ def prefetch(typingctx, array, index):
         return context.get_dummy_value()
 
     return types.void(array, index), codegen
+
+
+@njit
+def prefetch_entries(
+    indices: np.ndarray, data: np.ndarray, first: int, end: int, n_lines: int
+) -> None:
+    """Hint the first ``n_lines`` cache lines (of 4-byte values) of the sparse entries
+    ``first:end``, both their indices and their values."""
+    for line in range(n_lines):
+        p = first + 16 * line
+        if p >= end:
+            return
+        prefetch(indices, p)
+        prefetch(data, p)

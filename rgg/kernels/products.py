@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel, njit, prange
-from .prefetch import prefetch
+from .prefetch import prefetch_entries
 from .rowsearch import first_at_least
 
 LANES = 16
@@ -122,31 +122,20 @@ def csr_transpose_times_dense(
     n_rows = spans.shape[1]
     for r in prange(spans.shape[0] - 1):
         for i in range(n_rows):
-            if i + _PREFETCH_ROWS_AHEAD < n_rows:
-                _prefetch_span(indices, data, spans, r, i + _PREFETCH_ROWS_AHEAD)
+            # each thread reads only its range of every row, so its reads jump from row to
+            # row and the hardware prefetcher loses the stream at every jump: ask early
+            # (1.2x faster at 50k x 20k on two threads, 0.056 s against 0.066 s)
+            ahead = i + _PREFETCH_ROWS_AHEAD
+            if ahead < n_rows:
+                prefetch_entries(
+                    indices, data, spans[r, ahead], spans[r + 1, ahead], _PREFETCH_LINES
+                )
             first = spans[r, i]
             end = spans[r + 1, i]
             if first == end:
                 continue
             for t in range(0, n_pad, LANES):
                 _column_tile(indices, data, first, end, g_flat, n_pad, t, out_flat, i)
-
-
-@njit
-def _prefetch_span(indices, data, spans, r, i) -> None:
-    """Start loading the first entries of row ``i`` in column range ``r``.
-
-    Each thread reads only its range of every row, so its reads jump from row to row and the
-    hardware prefetcher loses the stream at every jump; asking for the next stretches early
-    made ``G.T @ X`` at 50k x 20k 1.2x faster on two threads (0.055 s against 0.066 s).
-    """
-    first = spans[r, i]
-    end = spans[r + 1, i]
-    for line in range(_PREFETCH_LINES):
-        p = first + 16 * line
-        if p < end:
-            prefetch(indices, p)
-            prefetch(data, p)
 
 
 @njit
