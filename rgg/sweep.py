@@ -210,7 +210,7 @@ def _rank_block(
     if rest:
         kernels.ranksum_rest_csc(*args, stat, ties)
     else:
-        kernels.ranksum_reference_csc(*args, plan.reference_index, stat, ties)
+        kernels.ranksum_reference_csc(*args, plan.reference_index, plan.tie_correct, stat, ties)
     if not isinstance(ranked, slice):  # fancy indexing gave copies: write them back
         (out.ranksums if rest else out.ustats)[part][ranked] = stat
         out.tiesums[part][ranked] = ties

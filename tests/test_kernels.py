@@ -108,9 +108,13 @@ def test_ranksum_reference_pvalues_equal_mannwhitneyu(seed: int) -> None:
     n_per_code = np.bincount(codes[codes >= 0], minlength=4).astype(np.int64)
     ustat = np.zeros((7, 4))
     tiesum = np.zeros((7, 4))
-    kernels.ranksum_reference_csc(
-        csc.indptr, csc.indices, csc.data, np.arange(7), codes, n_per_code, ref, ustat, tiesum
-    )
+    args = (csc.indptr, csc.indices, csc.data, np.arange(7), codes, n_per_code, ref)
+    kernels.ranksum_reference_csc(*args, True, ustat, tiesum)
+    # without the tie terms: the same U, and the tie sums left alone
+    ustat_only, untouched = np.zeros((7, 4)), np.full((7, 4), -1.0)
+    kernels.ranksum_reference_csc(*args, False, ustat_only, untouched)
+    assert ustat_only.tobytes() == ustat.tobytes()
+    assert (untouched == -1.0).all()
     for g in (0, 1, 3):
         a, b = x[codes == g], x[codes == ref]
         _, p = wilcoxon_reference(ustat[:, g], len(a), len(b), tiesum[:, g])

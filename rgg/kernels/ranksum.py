@@ -159,6 +159,7 @@ def ranksum_reference_csc(
     codes: np.ndarray,
     n_per_code: np.ndarray,
     ref_code: int,
+    tie_terms: bool,
     out_ustat: np.ndarray,
     out_tiesum: np.ndarray,
 ) -> None:
@@ -175,10 +176,15 @@ def ranksum_reference_csc(
 
     Parameters
     ----------
+    tie_terms
+        Whether to fill ``out_tiesum`` too (only the tie correction needs it). Without it, U
+        comes from two branch-free passes (:func:`_add_twice_u`) instead of a walk over the
+        blocks of equal values: at 50k x 20k, where 71% of the non-zeros tie, the kernel
+        takes 0.53 s instead of 0.75-0.80 s on two threads.
     out_ustat
         ``(len(cols), n_codes)``: U of each code against the reference (0 for the reference).
     out_tiesum
-        ``(len(cols), n_codes)``: the pair's tie term (0 for the reference).
+        ``(len(cols), n_codes)``: the pair's tie term (0 for the reference), if ``tie_terms``.
     """
     n_codes = n_per_code.shape[0]
     for j in prange(cols.shape[0]):
@@ -188,46 +194,128 @@ def ranksum_reference_csc(
             rows, data, indptr[c], indptr[c + 1], codes, nnz
         )
         m = keys.shape[0]
-        counts = np.zeros(n_codes, dtype=np.int64)
-        touched = np.empty(n_codes, dtype=np.int64)
-        own_ties = np.zeros(n_codes, dtype=np.float64)
-        cross_ties = np.zeros(n_codes, dtype=np.float64)
-        ref_below = 0.0
-        zeros_placed = False
-        i = 0
-        while True:
-            # one tie block per iteration: the zeros (after the negatives), or a run of equal keys
-            n_touched = 0
-            if not zeros_placed and i == n_negative:
-                for k in range(n_codes):
-                    counts[k] = n_per_code[k] - nnz[k]
-                    if counts[k] > 0:
-                        touched[n_touched] = k
-                        n_touched += 1
-                zeros_placed = True
-                run_end = i
-            elif i < m:
-                run_end = i
-                while run_end < m and keys[run_end] == keys[i]:
-                    k = value_codes[run_end]
-                    if counts[k] == 0:
-                        touched[n_touched] = k
-                        n_touched += 1
-                    counts[k] += 1
-                    run_end += 1
-            else:
-                break
-            n_ref = np.float64(counts[ref_code])
-            for t in range(n_touched):
-                k = touched[t]
-                a = np.float64(counts[k])
-                if k != ref_code:
-                    out_ustat[j, k] += a * (ref_below + 0.5 * n_ref)
-                    cross_ties[k] += 3.0 * a * n_ref * (a + n_ref)
-                own_ties[k] += a * a * a - a
-                counts[k] = 0
-            ref_below += n_ref
-            i = run_end
+        zeros = n_per_code - nnz
+        if tie_terms:
+            _walk_tie_blocks(
+                keys, value_codes, n_negative, zeros, ref_code, out_ustat[j], out_tiesum[j]
+            )
+            continue
+        # twice U, in int64 (exact): a cell x of a group gains #ref < x + #ref <= x, the
+        # reference cells before its block of equal values and those up to its end
+        twice_u = np.zeros((4, n_codes), dtype=np.int64)
+        block_start_refs = np.empty(m, dtype=np.int64)
+        refs = _add_twice_u(
+            keys, value_codes, 0, n_negative, ref_code, 0, block_start_refs, twice_u
+        )
+        for k in range(n_codes):  # the zeros: one block, all at the same value
+            twice_u[0, k] += zeros[k] * (2 * refs + zeros[ref_code])
+        refs += zeros[ref_code]
+        _add_twice_u(keys, value_codes, n_negative, m, ref_code, refs, block_start_refs, twice_u)
         for k in range(n_codes):
             if k != ref_code:
-                out_tiesum[j, k] = own_ties[k] + own_ties[ref_code] + cross_ties[k]
+                total = twice_u[0, k] + twice_u[1, k] + twice_u[2, k] + twice_u[3, k]
+                out_ustat[j, k] += 0.5 * total
+
+
+@njit
+def _add_twice_u(
+    keys: np.ndarray,
+    value_codes: np.ndarray,
+    start: int,
+    stop: int,
+    ref_code: int,
+    refs_before: int,
+    block_start_refs: np.ndarray,
+    twice_u: np.ndarray,
+) -> int:
+    """Add, for each cell of ``start:stop``, the reference cells before its run of equal keys
+    plus those up to the run's end to its code's entry of ``twice_u`` (four interleaved copies,
+    so that consecutive cells of one code do not wait on each other's store; the reference's
+    own entry collects junk, never read). ``refs_before`` counts the reference cells before
+    ``start``; returns the count up to ``stop``.
+
+    A forward pass notes each cell's count at the start of its run, a backward pass the count
+    at its end; both are selects, not branches, so runs cost nothing extra.
+    """
+    if start == stop:
+        return refs_before
+    refs = refs_before
+    run_start_refs = refs
+    for q in range(start, stop):
+        if q > start and keys[q] != keys[q - 1]:
+            run_start_refs = refs
+        block_start_refs[q] = run_start_refs
+        refs += np.int64(value_codes[q] == ref_code)
+    refs_at_stop = refs
+    run_end_refs = refs
+    for q in range(stop - 1, start - 1, -1):
+        if q < stop - 1 and keys[q] != keys[q + 1]:
+            run_end_refs = refs
+        k = value_codes[q]
+        twice_u[q & 3, k] += block_start_refs[q] + run_end_refs
+        refs -= np.int64(k == ref_code)
+    return refs_at_stop
+
+
+@njit
+def _walk_tie_blocks(
+    keys: np.ndarray,
+    value_codes: np.ndarray,
+    n_negative: int,
+    zeros: np.ndarray,
+    ref_code: int,
+    out_ustat: np.ndarray,
+    out_tiesum: np.ndarray,
+) -> None:
+    """U and the tie terms of one gene from a walk over its blocks of equal values, in value
+    order (negatives, the zeros, positives). Each block's codes are counted once; a lone
+    value is a block of one (its tie terms are zero).
+
+    When the tie terms are not needed, :func:`_add_twice_u` gets U faster; this walk pays
+    for every block's bookkeeping, which the tie terms need anyway.
+    """
+    n_codes = zeros.shape[0]
+    m = keys.shape[0]
+    counts = np.zeros(n_codes, dtype=np.int64)
+    touched = np.empty(n_codes, dtype=np.int64)
+    own_ties = np.zeros(n_codes, dtype=np.float64)
+    cross_ties = np.zeros(n_codes, dtype=np.float64)
+    ref_below = 0.0
+    zeros_placed = False
+    i = 0
+    while True:
+        # one block per iteration: the zeros (after the negatives), or a run of equal keys
+        n_touched = 0
+        if not zeros_placed and i == n_negative:
+            for k in range(n_codes):
+                counts[k] = zeros[k]
+                if counts[k] > 0:
+                    touched[n_touched] = k
+                    n_touched += 1
+            zeros_placed = True
+            run_end = i
+        elif i < m:
+            run_end = i
+            while run_end < m and keys[run_end] == keys[i]:
+                k = value_codes[run_end]
+                if counts[k] == 0:
+                    touched[n_touched] = k
+                    n_touched += 1
+                counts[k] += 1
+                run_end += 1
+        else:
+            break
+        n_ref = np.float64(counts[ref_code])
+        for t in range(n_touched):
+            k = touched[t]
+            a = np.float64(counts[k])
+            if k != ref_code:
+                out_ustat[k] += a * (ref_below + 0.5 * n_ref)
+                cross_ties[k] += 3.0 * a * n_ref * (a + n_ref)
+            own_ties[k] += a * a * a - a
+            counts[k] = 0
+        ref_below += n_ref
+        i = run_end
+    for k in range(n_codes):
+        if k != ref_code:
+            out_tiesum[k] = own_ties[k] + own_ties[ref_code] + cross_ties[k]

@@ -1,4 +1,5 @@
-"""Scores from scikit-learn's logistic regression, fitted exactly as scanpy fits it."""
+"""Scores from scikit-learn's logistic regression, fitted as scanpy fits it (sparse data with BLAS
+on one thread)."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def blas_on_one_thread() -> Iterator[None]:
     The limit is process-wide, and threadpoolctl lets only one Python thread at a time set
     it (the one that lifts it again), so bodies run one at a time. The products inside
     already use every core: overlapping two fits would gain little. If another thread holds
-    a threadpoolctl limit of its own, that limit stays and the fit runs under it.
+    a threadpoolctl limit of its own, threadpoolctl may keep that one, and the fit runs under it.
     """
     with _sparse_fit_lock, threadpool_limits(limits=1, user_api="blas"):
         yield
