@@ -121,10 +121,16 @@ def _csc_blocks(x: sparse.spmatrix, genes: np.ndarray) -> Iterator[GeneBlock]:
     yield GeneBlock(0, len(genes), x.indptr, x.indices, kernel_dtype(x.data), genes)
 
 
+def is_canonical(x: sparse.spmatrix) -> bool:
+    """Whether a CSR/CSC matrix has sorted indices without duplicates: scipy's cached answer
+    if it has one, else a scan."""
+    known = x.__dict__.get("_has_canonical_format")
+    return bool(known) or (known is None and kernels.is_canonical(x.indptr, x.indices))
+
+
 def canonical(x: sparse.spmatrix) -> sparse.spmatrix:
     """Sorted indices without duplicates (a copy only when the input is not canonical)."""
-    known = x.__dict__.get("_has_canonical_format")  # scipy's cached answer, if any
-    if known or (known is None and kernels.is_canonical(x.indptr, x.indices)):
+    if is_canonical(x):
         return x
     x = x.copy()
     x.sum_duplicates()

@@ -154,8 +154,8 @@ def threaded_csr(x: sparse.spmatrix | sparse.sparray) -> sparse.spmatrix | spars
     """
     if not (sparse.issparse(x) and x.format == "csr"):
         return x
-    if not kernels.is_canonical(x.indptr, x.indices):
+    if not matrix.is_canonical(x):
         return x
     wrapped = ThreadedCSR((x.data, x.indices, x.indptr), shape=x.shape, copy=False)
-    wrapped.has_canonical_format = True  # just checked
+    wrapped.has_canonical_format = True  # just established
     return wrapped
