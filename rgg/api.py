@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -20,7 +21,7 @@ from .lazy import LazyOptions, sweep_lazy
 from .lazy.options import DEFAULT_LAZY_BLOCK_NNZ
 from .matrix import is_lazy
 from .plan import Plan, build_plan
-from .results import GroupResult, build_uns, fraction_frame
+from .results import GroupResult, RankedTable, build_uns, fraction_frame, n_output_genes, uns_dict
 from .sweep import GeneSums, sweep
 
 if TYPE_CHECKING:
@@ -240,7 +241,7 @@ def rank_genes_groups(
             "this matrix is in memory and is ranked in this process.",
             scheduler,
         )
-    with numba_threads(n_jobs):
+    with numba_threads(n_jobs):  # also the threads of the steps after the kernels
         uns = compute(plan, lazy=lazy, block_nnz=block_nnz)
     target = adata.copy() if copy else adata
     if isinstance(target.obs, pd.DataFrame):  # not for read_lazy's xarray-backed obs
@@ -270,44 +271,95 @@ def compute(plan: Plan, *, lazy: LazyOptions | None = None, block_nnz: int | Non
 
     sums = sweep_lazy(plan, lazy) if lazy is not None else sweep(plan, block_nnz=block_nnz)
     _check_values(sums)
-    summary = stats.summarise_groups(
-        plan.n_per_code, sums.nnz, sums.sums, sums.m2, plan.n_groups, plan.reference_index
-    )
-    lfc = effects.fold_changes(plan, summary, sums.expm1_sums)
-    results = [_test_group(plan, sums, summary, lfc[g], g) for g in plan.reported_groups]
-    if plan.corr_scope == "all":
-        results = _adjust_jointly(results, plan.corr_method)
-    pts = pts_rest = None
-    if plan.pts:
-        pts, pts_rest = _fractions(plan, summary)
-    return build_uns(
-        params, results, plan.var_names, plan.n_genes,
-        rankby_abs=plan.rankby_abs, pts=pts, pts_rest=pts_rest,
-    )  # fmt: skip
+    _hint_small_groups(plan)
+    reported = np.asarray(plan.reported_groups, dtype=np.int64)
+    labels = [plan.group_labels[g] for g in reported]
+    fields = ["logfoldchanges", "pvals", "pvals_adj"]
+    fields += ["auroc"] if plan.auroc else []
+    fields += ["filtered"] if sums.tested is not None else []
+    table = RankedTable(labels, plan.var_names, n_output_genes(len(plan.genes), plan.n_genes), fields)
+    fractions = _Fractions(plan, sums.nnz) if plan.pts else None
+    m2_other = None
+    if sums.m2 is not None and plan.reference_index is None:
+        m2_other = stats.rest_m2(plan.n_per_code, sums.sums, sums.m2, plan.n_groups)
+
+    def test_block(block: slice) -> GroupResult | None:
+        codes = reported[block]
+        summary = stats.summarise_groups(
+            plan.n_per_code, sums.nnz, sums.sums, sums.m2, plan.n_groups,
+            plan.reference_index, codes, m2_other,
+        )  # fmt: skip
+        if fractions is not None:
+            fractions.add(codes, summary)
+        result = _test_groups(plan, sums, summary, codes)
+        if plan.corr_scope == "all":
+            return result  # corrected together once all groups are tested
+        table.add(block, result, rankby_abs=plan.rankby_abs)
+        return None
+
+    # blocks write disjoint columns of the table; numpy releases the GIL in their sorts
+    blocks = _group_blocks(len(reported), sums.nnz.shape[0])
+    with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
+        pending = [r for r in pool.map(test_block, blocks) if r is not None]
+    if pending:
+        table.add(slice(0, len(reported)), _adjust_jointly(pending, plan.corr_method),
+                  rankby_abs=plan.rankby_abs)  # fmt: skip
+    pts, pts_rest = fractions.frames() if fractions is not None else (None, None)
+    return uns_dict(params, table, pts, pts_rest)
 
 
-def _fractions(plan: Plan, summary: stats.GroupSummary) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """``pts`` and ``pts_rest`` as scanpy stores them.
+_GROUP_BLOCK_VALUES = 1 << 20
+"""Groups x genes values per block of groups tested at once (8 MB per float64 array), so
+that blocks keep every thread busy and their temporaries stay small."""
+
+
+def _group_blocks(n_reported: int, n_genes: int) -> list[slice]:
+    """Consecutive blocks of the reported groups, each small enough to keep in cache."""
+    size = max(1, _GROUP_BLOCK_VALUES // max(n_genes, 1))
+    return [slice(i, min(i + size, n_reported)) for i in range(0, n_reported, size)]
+
+
+class _Fractions:
+    """``pts`` and ``pts_rest`` as scanpy stores them, filled a block of groups at a time.
 
     With a pooled reference, ``pts`` holds the compared groups and ``pts_rest`` the pool's
     fraction (what each group is compared with), so that ``rank_genes_groups_df`` reports
-    it as ``pct_nz_reference``.
+    it as ``pct_nz_reference``. Otherwise ``pts`` holds every selected group, the
+    reference too, and ``pts_rest`` (one-vs-rest only) the rest of each group.
     """
-    if plan.reference_groups is None:
-        pts = fraction_frame(summary.frac, plan.var_names, plan.group_labels)
-        if plan.reference_index is not None:
+
+    def __init__(self, plan: Plan, nnz: np.ndarray) -> None:
+        self.plan = plan
+        pooled = plan.reference_groups is not None
+        self.rows = list(plan.reported_groups) if pooled else list(range(plan.n_groups))
+        self.frac = np.empty((len(self.rows), nnz.shape[0]))
+        with_rest = pooled or plan.reference_index is None
+        self.frac_other = np.empty((len(self.rows), nnz.shape[0])) if with_rest else None
+        self.row_of = {g: i for i, g in enumerate(self.rows)}
+        r = plan.reference_index
+        if r is not None and not pooled:  # a listed group of its own, never tested
+            self.frac[self.row_of[r]] = nnz[:, r] / np.float64(plan.n_per_code[r])
+
+    def add(self, codes: np.ndarray, summary: stats.GroupSummary) -> None:
+        """Store the fractions of the summarised ``codes``."""
+        for i, g in enumerate(codes):
+            self.frac[self.row_of[g]] = summary.frac[i]
+            if self.frac_other is not None:
+                self.frac_other[self.row_of[g]] = summary.frac_other[i]
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """``pts`` and ``pts_rest`` (``None`` against a single reference group)."""
+        labels = [self.plan.group_labels[g] for g in self.rows]
+        var_names = self.plan.var_names
+        pts = fraction_frame(self.frac, var_names, labels)
+        if self.frac_other is None:
             return pts, None
-        return pts, fraction_frame(summary.frac_other, plan.var_names, plan.group_labels)
-    compared = plan.reported_groups
-    labels = [plan.group_labels[g] for g in compared]
-    return (
-        fraction_frame(summary.frac[compared], plan.var_names, labels),
-        fraction_frame(summary.frac_other[compared], plan.var_names, labels),
-    )
+        return pts, fraction_frame(self.frac_other, var_names, labels)
 
 
 def _adjusted(pvals: np.ndarray, filtered: np.ndarray | None, corr_method: str) -> np.ndarray:
-    """Corrected p-values; genes a pre-filter kept out count as p = 1 and come back NaN.
+    """Corrected p-values (per row); genes a pre-filter kept out count as p = 1 and come back
+    NaN.
 
     Counting them keeps the family size at the number of tested genes, as Seurat does, so
     that a pre-filter never makes the correction less strict.
@@ -319,18 +371,17 @@ def _adjusted(pvals: np.ndarray, filtered: np.ndarray | None, corr_method: str) 
     return adjusted
 
 
-def _adjust_jointly(results: list[GroupResult], corr_method: str) -> list[GroupResult]:
-    """Correct the p-values of all groups as one family (genes x groups tests)."""
-    if not results:
-        return results
-    filtered = None
-    if results[0].filtered is not None:
-        filtered = np.concatenate([r.filtered for r in results])
-    pvals = np.concatenate([r.pvals for r in results])
-    parts = np.split(_adjusted(pvals, filtered, corr_method), len(results))
-    return [dataclasses.replace(r, pvals_adj=part) for r, part in zip(results, parts, strict=True)]
-
-
+def _adjust_jointly(results: list[GroupResult], corr_method: str) -> GroupResult:
+    """Stack blocks of groups and correct all their p-values as one family (genes x groups)."""
+    stacked = {
+        field: None if results[0].rows(field) is None
+        else np.concatenate([r.rows(field) for r in results])
+        for field in ("scores", "pvals", "logfoldchanges", "auroc", "filtered")
+    }  # fmt: skip
+    pvals, filtered = stacked["pvals"], stacked["filtered"]
+    flat = _adjusted(pvals.ravel(), None if filtered is None else filtered.ravel(), corr_method)
+    labels = [label for r in results for label in r.labels]
+    return GroupResult(label=labels, pvals_adj=flat.reshape(pvals.shape), **stacked)
 def _check_values(sums: GeneSums) -> None:
     if sums.n_nonfinite:
         msg = (
@@ -344,41 +395,42 @@ def _check_values(sums: GeneSums) -> None:
         logger.warning(RAW_COUNTS_WARNING)
 
 
-def _test_group(
-    plan: Plan, sums: GeneSums, summary: stats.GroupSummary, lfc: np.ndarray, g: int
+def _test_groups(
+    plan: Plan, sums: GeneSums, summary: stats.GroupSummary, codes: np.ndarray
 ) -> GroupResult:
-    n = summary.n[g]
+    """Scores, p-values, corrections and fold changes of a block of groups, one row each."""
+    n = summary.n[:, None]
+    n_ref = None if plan.reference_index is None else plan.n_per_code[plan.reference_index]
     auroc = None
-    if plan.auroc and plan.reference_index is None:
-        auroc = stats.auroc_rest(sums.ranksums[:, g], n, plan.n_ranked)
+    if plan.auroc and n_ref is None:
+        auroc = stats.auroc_rest(sums.ranksums[:, codes].T, n, plan.n_ranked)
     elif plan.auroc:
-        auroc = stats.auroc_reference(sums.ustats[:, g], n, summary.n[plan.reference_index])
-    if plan.method == "wilcoxon":
-        if plan.reference_index is None:
-            tiesum = sums.tiesums if plan.tie_correct else None
-            scores, pvals = stats.wilcoxon_rest(sums.ranksums[:, g], n, plan.n_ranked, tiesum)
-        else:
-            n_ref = summary.n[plan.reference_index]
-            _hint_small_groups(n, n_ref)
-            tiesum = sums.tiesums[:, g] if plan.tie_correct else None
-            scores, pvals = stats.wilcoxon_reference(sums.ustats[:, g], n, n_ref, tiesum)
+        auroc = stats.auroc_reference(sums.ustats[:, codes].T, n, np.float64(n_ref))
+    if plan.method == "wilcoxon" and n_ref is None:
+        tiesum = sums.tiesums if plan.tie_correct else None
+        scores, pvals = stats.wilcoxon_rest(sums.ranksums[:, codes].T, n, plan.n_ranked, tiesum)
+    elif plan.method == "wilcoxon":
+        tiesum = sums.tiesums[:, codes].T if plan.tie_correct else None
+        scores, pvals = stats.wilcoxon_reference(
+            sums.ustats[:, codes].T, n, np.float64(n_ref), tiesum
+        )
     else:
         scores, pvals = stats.welch_ttest(
-            summary.mean[g], summary.var[g], n,
-            summary.mean_other[g], summary.var_other[g], summary.n_other[g],
+            summary.mean, summary.var, n,
+            summary.mean_other, summary.var_other, summary.n_other[:, None],
             overestimate_var=plan.method == "t-test_overestim_var",
         )  # fmt: skip
     filtered = None
     if sums.tested is not None:
-        filtered = ~sums.tested[:, g]
+        filtered = ~sums.tested[:, codes].T
         scores, pvals = _blank(scores, filtered), _blank(pvals, filtered)
         auroc = None if auroc is None else _blank(auroc, filtered)
     return GroupResult(
-        label=plan.group_labels[g],
+        label=[plan.group_labels[g] for g in codes],
         scores=scores,
         pvals=pvals,
-        pvals_adj=_adjusted(pvals, filtered, plan.corr_method),
-        logfoldchanges=lfc,
+        pvals_adj=None if plan.corr_scope == "all" else _adjusted(pvals, filtered, plan.corr_method),
+        logfoldchanges=effects.fold_changes(plan, summary, sums.expm1_sums, codes),
         auroc=auroc,
         filtered=filtered,
     )
@@ -389,8 +441,12 @@ def _blank(values: np.ndarray, filtered: np.ndarray) -> np.ndarray:
     return np.where(filtered, np.nan, values).astype(values.dtype, copy=False)
 
 
-def _hint_small_groups(n: float, n_ref: float) -> None:
-    if n <= 25 or n_ref <= 25:
+def _hint_small_groups(plan: Plan) -> None:
+    """scanpy's note on the normal approximation of Wilcoxon against a small reference or group."""
+    if plan.method != "wilcoxon" or plan.reference_index is None:
+        return
+    n = plan.n_per_code[plan.reported_groups]
+    if len(n) and ((n <= 25).any() or plan.n_per_code[plan.reference_index] <= 25):
         logger.info(
             "Few observations in a group for normal approximation (<=25). Lower test accuracy."
         )

@@ -9,24 +9,28 @@ from .plan import Plan
 
 
 def fold_changes(
-    plan: Plan, summary: stats.GroupSummary, expm1_sums: np.ndarray | None
+    plan: Plan,
+    summary: stats.GroupSummary,
+    expm1_sums: np.ndarray | None,
+    codes: np.ndarray | slice | None = None,
 ) -> np.ndarray:
-    """log2 fold change of every selected group against what it is compared with.
+    """log2 fold change of the summarised groups against what each is compared with.
 
-    Returns an ``(n_groups, n_genes)`` array (the reference's own row, if any, is
-    meaningless); ``plan.fold_change`` picks scanpy's or Seurat's definition.
+    ``codes`` are the groups of ``summary``'s rows (default: every selected group). Returns
+    a ``(len(codes), n_genes)`` array (the reference's own row, if any, is meaningless);
+    ``plan.fold_change`` picks scanpy's or Seurat's definition.
     """
     if plan.fold_change == "log_mean":
         return stats.log_fold_change(summary.mean, summary.mean_other, plan.log1p_base)
-    n_groups = plan.n_groups
-    mean = expm1_sums[:, :n_groups].T / summary.n[:, None]
+    codes = slice(0, plan.n_groups) if codes is None else codes
+    mean = expm1_sums[:, codes].T / summary.n[:, None]
     if plan.reference_index is None:
         total = expm1_sums.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            other = (total[None, :] - expm1_sums[:, :n_groups].T) / summary.n_other[:, None]
+            other = (total[None, :] - expm1_sums[:, codes].T) / summary.n_other[:, None]
     else:
         r = plan.reference_index
-        other = np.broadcast_to(expm1_sums[:, r] / summary.n[r], mean.shape)
+        other = np.broadcast_to(expm1_sums[:, r] / np.float64(plan.n_per_code[r]), mean.shape)
     return stats.expm1_mean_fold_change(mean, other)
 
 

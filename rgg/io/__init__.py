@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .atomic import atomic_path
-from .h5ad import read_uns_h5ad, write_h5ad, write_uns_h5ad
+from .h5ad import read_h5ad, read_uns_h5ad, write_h5ad, write_uns_h5ad
+from .layout import pack_results, unpack_results
 from .parquet import (
     pseudobulk_table,
     read_comparisons,
@@ -17,13 +18,16 @@ from .parquet import (
 
 __all__ = [
     "atomic_path",
+    "pack_results",
     "pseudobulk_table",
     "read_comparisons",
+    "read_h5ad",
     "read_provenance",
     "read_results",
     "read_table_kind",
     "read_uns_h5ad",
     "results_table",
+    "unpack_results",
     "write_combined_results",
     "write_h5ad",
     "write_results",

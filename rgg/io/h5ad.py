@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
+from .layout import is_packed, pack_results, unpack_results
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class _SlashedColumn:
 def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
     """Write ``adata`` to ``path`` atomically; DataFrames in ``uns`` may have ``/`` in labels.
 
+    rank_genes_groups results with too many groups for HDF5's type header are written in
+    rgg's columns layout (:mod:`rgg.io.layout`); :func:`read_h5ad` restores them.
+
     ``adata.uns`` is swapped for the duration of the write and restored (a view is copied
     first); anndata's writer itself may convert string obs/var columns to categoricals in
     place, as ``AnnData.write_h5ad`` always does. Raises ``ValueError`` for labels that no HDF5 path can hold: an empty part
@@ -46,7 +50,7 @@ def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
     if adata.is_view:  # swapping uns would turn the caller's view into a copy
         adata = adata.copy()
     slashed: list[_SlashedColumn] = []
-    safe_uns = _replace_slashed(adata.uns, "uns", slashed)
+    safe_uns = _replace_slashed(pack_results(adata.uns), "uns", slashed)
     with atomic_path(path) as temporary, _swapped_uns(adata, safe_uns):
         adata.write_h5ad(temporary)
         if slashed:
@@ -54,9 +58,13 @@ def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
 
 
 def read_h5ad(path: str | os.PathLike[str], *, backed: bool = False) -> ad.AnnData:
-    """``anndata.read_h5ad`` with errors that say which file and what to do.
+    """``anndata.read_h5ad``, with rank_genes_groups results in scanpy's structure.
 
-    ``backed=True`` leaves ``X`` on disk (read-only), for data larger than memory.
+    Results that :func:`write_h5ad` stored in rgg's columns layout (more groups than HDF5
+    can hold as record arrays, see :mod:`rgg.io.layout`) are turned back into scanpy's
+    record arrays and DataFrames, so that ``sc.get.rank_genes_groups_df`` and scanpy's
+    plots work on them. ``backed=True`` leaves ``X`` on disk (read-only), for data larger
+    than memory.
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is not
     a readable h5ad (not HDF5, truncated, corrupt), naming the file and HDF5's reason.
@@ -66,7 +74,7 @@ def read_h5ad(path: str | os.PathLike[str], *, backed: bool = False) -> ad.AnnDa
         msg = f"{os.fspath(path)}: no such file; check the path (relative paths start from {os.getcwd()})."
         raise FileNotFoundError(msg)
     try:
-        return ad.read_h5ad(target, backed="r" if backed else None)
+        adata = ad.read_h5ad(target, backed="r" if backed else None)
     except (OSError, KeyError, ValueError, TypeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         msg = (
@@ -74,6 +82,16 @@ def read_h5ad(path: str | os.PathLike[str], *, backed: bool = False) -> ad.AnnDa
             "was it copied completely? Write it again with anndata, or download it again."
         )
         raise ValueError(msg) from error
+    if _holds_packed(adata.uns):
+        adata.uns = unpack_results(adata.uns)
+    return adata
+
+
+def _holds_packed(uns: Mapping[str, Any]) -> bool:
+    return any(
+        is_packed(value) or (isinstance(value, Mapping) and _holds_packed(value))
+        for value in uns.values()
+    )
 
 
 def copy_with_uns(
@@ -87,7 +105,7 @@ def copy_with_uns(
     from anndata.io import write_elem
 
     slashed: list[_SlashedColumn] = []
-    safe_uns = _replace_slashed(dict(uns), "uns", slashed)
+    safe_uns = _replace_slashed(pack_results(uns), "uns", slashed)
     with atomic_path(path) as temporary:
         shutil.copyfile(source, temporary)
         with h5py.File(temporary, "r+") as handle:

@@ -6,7 +6,7 @@ NumPy level only: no AnnData, no I/O.
 from __future__ import annotations
 
 from .foldchange import expm1_mean_fold_change, log_fold_change
-from .groupstats import GroupSummary, summarise_groups
+from .groupstats import GroupSummary, rest_m2, summarise_groups
 from .logreg import logreg_scores
 from .multitest import adjust_pvalues
 from .threaded_products import ThreadedCSR, threaded_csr
@@ -22,6 +22,7 @@ __all__ = [
     "expm1_mean_fold_change",
     "log_fold_change",
     "logreg_scores",
+    "rest_m2",
     "summarise_groups",
     "threaded_csr",
     "welch_ttest",

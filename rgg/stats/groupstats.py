@@ -35,6 +35,8 @@ def summarise_groups(
     m2: np.ndarray | None,
     n_groups: int,
     reference_index: int | None,
+    codes: np.ndarray | slice | None = None,
+    m2_other: np.ndarray | None = None,
 ) -> GroupSummary:
     """Derive group and comparison-set statistics from per-code sums.
 
@@ -49,27 +51,44 @@ def summarise_groups(
         Number of selected groups (codes ``0 .. n_groups - 1``).
     reference_index
         Code of the reference group, or ``None`` for one-vs-rest.
+    codes
+        The groups to summarise, one row each (default: all ``n_groups``), so that many
+        groups can be summarised a block at a time.
+    m2_other
+        One-vs-rest with ``m2``: the rest's centred sums of squares of every group,
+        ``(n_genes, n_groups)``, from :func:`rest_m2` (computed here when not given).
     """
-    n = n_per_code[:n_groups].astype(np.float64)
-    mean = sums[:, :n_groups].T / n[:, None]
-    frac = nnz[:, :n_groups].T / n[:, None]
+    codes = slice(0, n_groups) if codes is None else codes
+    n = n_per_code[codes].astype(np.float64)
+    mean = sums[:, codes].T / n[:, None]
+    frac = nnz[:, codes].T / n[:, None]
     var = None
     with np.errstate(invalid="ignore", divide="ignore"):
         if m2 is not None:
-            var = m2[:, :n_groups].T / (n[:, None] - 1)
+            var = m2[:, codes].T / (n[:, None] - 1)
         if reference_index is None:
             n_other = n_per_code.sum() - n
-            mean_other = (sums.sum(axis=1)[None, :] - sums[:, :n_groups].T) / n_other[:, None]
-            frac_other = (nnz.sum(axis=1)[None, :] - nnz[:, :n_groups].T) / n_other[:, None]
+            mean_other = (sums.sum(axis=1)[None, :] - sums[:, codes].T) / n_other[:, None]
+            frac_other = (nnz.sum(axis=1)[None, :] - nnz[:, codes].T) / n_other[:, None]
             var_other = None
             if m2 is not None:
-                m2_other = np.empty((sums.shape[0], n_groups))
-                kernels.leave_one_out_m2(n_per_code, sums, m2, n_groups, m2_other)
-                var_other = m2_other.T / (n_other[:, None] - 1)
+                if m2_other is None:
+                    m2_other = rest_m2(n_per_code, sums, m2, n_groups)
+                var_other = m2_other[:, codes].T / (n_other[:, None] - 1)
         else:
             r = reference_index
-            n_other = np.full(n_groups, n[r])
-            mean_other = np.broadcast_to(mean[r], mean.shape)
-            frac_other = np.broadcast_to(frac[r], frac.shape)
-            var_other = None if var is None else np.broadcast_to(var[r], var.shape)
+            n_ref = np.float64(n_per_code[r])
+            n_other = np.full(mean.shape[0], n_ref)
+            mean_other = np.broadcast_to(sums[:, r] / n_ref, mean.shape)
+            frac_other = np.broadcast_to(nnz[:, r] / n_ref, frac.shape)
+            var_other = None
+            if m2 is not None:
+                var_other = np.broadcast_to(m2[:, r] / (n_ref - 1), var.shape)
     return GroupSummary(n, mean, var, frac, n_other, mean_other, var_other, frac_other)
+
+
+def rest_m2(n_per_code: np.ndarray, sums: np.ndarray, m2: np.ndarray, n_groups: int) -> np.ndarray:
+    """Centred sums of squares of "all cells but group g", ``(n_genes, n_groups)``."""
+    m2_other = np.empty((sums.shape[0], n_groups))
+    kernels.leave_one_out_m2(n_per_code, sums, m2, n_groups, m2_other)
+    return m2_other
