@@ -131,7 +131,8 @@ def rank(args: argparse.Namespace) -> int:
     """``rgg rank``: rank one h5ad file, write the long table (and the uns entry)."""
 
     from . import rank_genes_groups
-    from .io import results_table, write_results, write_uns_h5ad
+    from .io import write_results, write_uns_h5ad
+    from .io.parquet import results_lazy, results_rows
     from .io.provenance import now, provenance_record, to_json
 
     started = now()
@@ -164,7 +165,7 @@ def rank(args: argparse.Namespace) -> int:
         "grouping": args.grouping or args.groupby,
         "test": args.test or uns["params"]["method"],
     }
-    table = results_table(uns, **comparison)
+    table = results_lazy(uns, **comparison)  # streamed to the file a block of groups at a time
     record = provenance_record(
         command=["rgg", *args.argv],
         inputs=[args.input],
@@ -187,7 +188,7 @@ def rank(args: argparse.Namespace) -> int:
         provenance=record,
     )
     _say(
-        f"{len(table)} rows ({len(uns['names'].dtype.names)} groups) written to {args.out} "
+        f"{results_rows(uns)} rows ({len(uns['names'].dtype.names)} groups) written to {args.out} "
         f"in {time.perf_counter() - start:.1f} s"
     )
     return 0

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from .atomic import atomic_path
 
@@ -70,6 +71,10 @@ TABLE_KINDS: dict[str, tuple[str, dict[str, pl.DataType]]] = {
 }
 
 
+#: Rows of the long table built at a time (a block of whole groups; one Parquet row group).
+BATCH_ROWS = 1 << 20
+
+
 def results_table(
     uns: Mapping[str, Any], *, dataset: str, grouping: str, test: str
 ) -> pl.DataFrame:
@@ -77,34 +82,111 @@ def results_table(
 
     Rows follow the stored rank order, group after group in field order. Columns a method
     does not produce (p-values and fold changes for logreg; ``pts``/``pts_rest``/``auroc`` when not
-    computed; ``filtered`` unless a pre-filter was on) are null.
+    computed; ``filtered`` unless a pre-filter was on) are null. For thousands of groups,
+    :func:`results_lazy` streams the same rows to a file without holding them.
     """
-    labels = {"dataset": dataset, "grouping": grouping, "test": test}
-    parts = [_group_rows(uns, group, labels) for group in uns["names"].dtype.names]
+    parts = list(results_batches(uns, dataset=dataset, grouping=grouping, test=test))
     return pl.concat(parts) if parts else pl.DataFrame(schema=COLUMNS)
 
 
-def _group_rows(uns: Mapping[str, Any], group: str, labels: Mapping[str, str]) -> pl.DataFrame:
-    genes = np.asarray(uns["names"][group], dtype=object).astype(str)
-    n = len(genes)
-    columns: dict[str, Any] = {name: [value] * n for name, value in labels.items()}
-    columns["method"] = [uns["params"]["method"]] * n
-    columns["group"] = [group] * n
-    columns["reference"] = [str(uns["params"]["reference"])] * n
-    columns["gene"] = genes
-    columns["rank"] = np.arange(1, n + 1)
-    for column, key in (
-        ("score", "scores"),
-        ("logfoldchange", "logfoldchanges"),
-        ("pval", "pvals"),
-        ("pval_adj", "pvals_adj"),
-        ("auroc", "auroc"),
-        ("filtered", "filtered"),
-    ):
-        columns[column] = np.asarray(uns[key][group]) if key in uns else [None] * n
-    for key in ("pts", "pts_rest"):  # gene-indexed frames: look the ranked genes up
-        columns[key] = uns[key][group].reindex(genes).to_numpy() if key in uns else [None] * n
-    return pl.DataFrame({name: columns[name] for name in COLUMNS}, schema=COLUMNS)
+def results_lazy(
+    uns: Mapping[str, Any], *, dataset: str, grouping: str, test: str
+) -> pl.LazyFrame:
+    """:func:`results_table` as a LazyFrame whose rows are built a block of groups at a time.
+
+    Sinking it (:func:`write_results`) holds one block of :data:`BATCH_ROWS` rows at a time,
+    whatever the number of groups.
+    """
+
+    def source(
+        with_columns: list[str] | None, predicate: Any, n_rows: int | None, batch_size: int | None
+    ) -> Iterator[pl.DataFrame]:
+        produced = 0
+        for batch in results_batches(uns, dataset=dataset, grouping=grouping, test=test):
+            if with_columns is not None:
+                batch = batch.select(with_columns)
+            if predicate is not None:
+                batch = batch.filter(predicate)
+            if n_rows is not None and produced + len(batch) >= n_rows:
+                yield batch.head(n_rows - produced)
+                return
+            produced += len(batch)
+            yield batch
+
+    return register_io_source(source, schema=COLUMNS)
+
+
+def results_rows(uns: Mapping[str, Any]) -> int:
+    """Rows of the long table of a result: ranked genes times groups."""
+    return len(uns["names"]) * len(uns["names"].dtype.names)
+
+
+def results_batches(
+    uns: Mapping[str, Any], *, dataset: str, grouping: str, test: str
+) -> Iterator[pl.DataFrame]:
+    """The rows of :func:`results_table`, a block of whole groups at a time."""
+    groups = list(uns["names"].dtype.names)
+    n = len(uns["names"])
+    fractions = {key: _FractionLookup(uns[key]) for key in ("pts", "pts_rest") if key in uns}
+    per_block = max(1, BATCH_ROWS // max(n, 1))
+    constants = {
+        **{"dataset": dataset, "grouping": grouping, "test": test},
+        "method": str(uns["params"]["method"]),
+        "reference": str(uns["params"]["reference"]),
+    }
+    for first in range(0, len(groups), per_block):
+        block = groups[first : first + per_block]
+        rows = n * len(block)
+        genes = _block_values(uns["names"], block)
+        columns: dict[str, Any] = {
+            name: pl.repeat(value, rows, dtype=pl.String(), eager=True)
+            for name, value in constants.items()
+        }
+        columns["group"] = pl.Series(np.repeat(np.asarray(block, dtype=object), n), dtype=pl.String())
+        columns["gene"] = pl.Series(genes.astype(str) if genes.dtype != object else genes,
+                                    dtype=pl.String())  # fmt: skip
+        columns["rank"] = np.tile(np.arange(1, n + 1, dtype=np.int32), len(block))
+        for column, key in (
+            ("score", "scores"),
+            ("logfoldchange", "logfoldchanges"),
+            ("pval", "pvals"),
+            ("pval_adj", "pvals_adj"),
+            ("auroc", "auroc"),
+            ("filtered", "filtered"),
+        ):
+            columns[column] = _block_values(uns[key], block) if key in uns else None
+        for key in ("pts", "pts_rest"):  # gene-indexed frames: look the ranked genes up
+            columns[key] = fractions[key].values(block, genes, n) if key in fractions else None
+        yield pl.DataFrame(
+            {
+                name: columns[name] if columns[name] is not None
+                else pl.Series(name, [None], dtype=dtype).extend_constant(None, rows - 1)
+                for name, dtype in COLUMNS.items()
+            },
+            schema=COLUMNS,
+        )  # fmt: skip
+
+
+def _block_values(records: np.ndarray, block: Sequence[str]) -> np.ndarray:
+    """The fields ``block`` of a record array one after the other (group-major order)."""
+    return np.concatenate([np.asarray(records[group]) for group in block])
+
+
+class _FractionLookup:
+    """``pts``-like frame (genes by groups): values of ranked genes, a block at a time."""
+
+    def __init__(self, frame: Any) -> None:
+        self.values_by_gene = frame.to_numpy(dtype=np.float64)
+        self.genes = frame.index
+        self.column_of = {str(label): j for j, label in enumerate(frame.columns)}
+
+    def values(self, block: Sequence[str], genes: np.ndarray, n: int) -> np.ndarray:
+        rows = self.genes.get_indexer(genes)
+        cols = np.repeat([self.column_of.get(group, -1) for group in block], n)
+        out = np.full(rows.shape, np.nan)
+        found = (rows >= 0) & (cols >= 0)
+        out[found] = self.values_by_gene[rows[found], cols[found]]
+        return out
 
 
 def pseudobulk_table(results: Any, *, dataset: str, grouping: str, test: str) -> pl.DataFrame:
@@ -125,7 +207,7 @@ def pseudobulk_table(results: Any, *, dataset: str, grouping: str, test: str) ->
 
 
 def write_results(
-    table: pl.DataFrame,
+    table: pl.DataFrame | pl.LazyFrame,
     path: str | os.PathLike[str],
     *,
     params: Mapping[str, Any],
@@ -135,6 +217,8 @@ def write_results(
     kind: str = "markers",
 ) -> None:
     """Write ``table`` atomically with ``params`` (JSON) and versions in the file metadata.
+
+    A LazyFrame (:func:`results_lazy`) is streamed to the file, one row group per block.
 
     ``comparison`` (dataset, grouping and test names) is recorded with the parameters and the
     ``provenance`` record in ``rgg:comparisons``, the list that
@@ -156,7 +240,10 @@ def write_results(
         "rgg:provenance": _json(provenance or {}),
     }
     with atomic_path(path) as temporary:
-        table.write_parquet(temporary, metadata=metadata)
+        if isinstance(table, pl.LazyFrame):
+            table.sink_parquet(temporary, metadata=metadata, engine="streaming")
+        else:
+            table.write_parquet(temporary, metadata=metadata)
 
 
 def write_combined_results(
@@ -176,13 +263,16 @@ def write_combined_results(
     tables = []
     records: list[dict[str, Any]] = []
     kind = None
+    n_rows = 0
     for path in paths:
         metadata = _checked_metadata(path, kind)  # checked once, then the table itself
         kind = _kind(metadata)
-        tables.append(pl.read_parquet(path))
+        tables.append(pl.scan_parquet(path))
+        n_rows += pl.scan_parquet(path).select(pl.len()).collect().item()
         records.extend(_comparisons(metadata))
     kind = kind or "markers"
-    combined = pl.concat(tables) if tables else pl.DataFrame(schema=TABLE_KINDS[kind][1])
+    # streamed: the inputs are read and written a row group at a time, never held together
+    combined = pl.concat(tables) if tables else pl.LazyFrame(schema=TABLE_KINDS[kind][1])
     metadata = {
         "rgg:table": kind,
         "rgg:schema_version": TABLE_KINDS[kind][0],
@@ -191,8 +281,8 @@ def write_combined_results(
         "rgg:provenance": _json(provenance() if provenance else {}),
     }
     with atomic_path(out) as temporary:
-        combined.write_parquet(temporary, metadata=metadata)
-    return len(combined)
+        combined.sink_parquet(temporary, metadata=metadata, engine="streaming")
+    return n_rows
 
 
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
