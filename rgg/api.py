@@ -279,15 +279,17 @@ def compute(plan: Plan, *, lazy: LazyOptions | None = None, block_nnz: int | Non
     fields += ["filtered"] if sums.tested is not None else []
     table = RankedTable(labels, plan.var_names, n_output_genes(len(plan.genes), plan.n_genes), fields)
     fractions = _Fractions(plan, sums.nnz) if plan.pts else None
-    m2_other = None
-    if sums.m2 is not None and plan.reference_index is None:
-        m2_other = stats.rest_m2(plan.n_per_code, sums.sums, sums.m2, plan.n_groups)
+    m2_other = totals = None
+    if plan.reference_index is None:
+        totals = (sums.nnz.sum(axis=1), sums.sums.sum(axis=1))
+        if sums.m2 is not None:
+            m2_other = stats.rest_m2(plan.n_per_code, sums.sums, sums.m2, plan.n_groups)
 
     def test_block(block: slice) -> GroupResult | None:
         codes = reported[block]
         summary = stats.summarise_groups(
             plan.n_per_code, sums.nnz, sums.sums, sums.m2, plan.n_groups,
-            plan.reference_index, codes, m2_other,
+            plan.reference_index, codes, m2_other, totals,
         )  # fmt: skip
         if fractions is not None:
             fractions.add(codes, summary)
@@ -308,8 +310,8 @@ def compute(plan: Plan, *, lazy: LazyOptions | None = None, block_nnz: int | Non
     return uns_dict(params, table, pts, pts_rest)
 
 
-_GROUP_BLOCK_VALUES = 1 << 20
-"""Groups x genes values per block of groups tested at once (8 MB per float64 array), so
+_GROUP_BLOCK_VALUES = 1 << 19
+"""Groups x genes values per block of groups tested at once (4 MB per float64 array), so
 that blocks keep every thread busy and their temporaries stay small."""
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import kernels
+
 #: dtype of each record array, as scanpy stores it.
 FIELD_DTYPES: dict[str, str] = {
     "names": "O",
@@ -99,7 +101,9 @@ def records(columns: np.ndarray, labels: Sequence[str]) -> np.recarray:
     """
     dtype = np.dtype((np.record, [(label, columns.dtype) for label in labels]))
     if columns.dtype.hasobject:
-        out = np.empty(columns.shape[0], dtype=dtype)
+        # numpy sets up a new object record field by field and element by element; one
+        # record repeated is set up as a whole, ~6x faster at 1,000 fields
+        out = np.repeat(np.empty(1, dtype=dtype), columns.shape[0])
         for j, label in enumerate(labels):
             out[label] = columns[:, j]
         return out.view(np.recarray)
@@ -128,7 +132,7 @@ class RankedTable:
         self.labels = list(labels)
         self.names = np.asarray(var_names, dtype=object)
         shape = (n_out, len(self.labels))
-        self.order = np.empty(shape, dtype=np.int64)
+        self.order = np.empty(shape, dtype=np.int32 if len(self.names) < 2**31 else np.int64)
         self.values = {
             field: np.empty(shape, dtype=FIELD_DTYPES[field]) for field in ("scores", *fields)
         }
@@ -137,10 +141,11 @@ class RankedTable:
         """Rank the genes of ``result``'s rows and store them in the fields' ``columns``."""
         scores = result.rows("scores")
         key = np.abs(scores) if rankby_abs else scores
-        order = rank_order(key, self.order.shape[0], result.rows("filtered"))
-        self.order[:, columns] = order.T
+        order = np.ascontiguousarray(rank_order(key, self.order.shape[0], result.rows("filtered")))
+        kernels.transpose_into(order, self.order, columns.start)
         for field, out in self.values.items():
-            out[:, columns] = np.take_along_axis(result.rows(field), order, axis=-1).T
+            values = np.ascontiguousarray(result.rows(field))
+            kernels.gather_ranked(order, values, out, columns.start)
 
     def uns_fields(self) -> dict[str, np.recarray]:
         """``names``, ``scores``, then the other fields, as scanpy's record arrays."""

@@ -12,6 +12,7 @@ from .accumulate import accumulate_csc, accumulate_csr, accumulate_expm1_csc, le
 from .blocks import count_by_run, csr_block_to_csc, dense_block_to_csc
 from .checks import is_canonical, scan_values
 from .products import LANES, csr_times_dense, csr_transpose_times_dense, row_spans
+from .ranked import gather_ranked, transpose_into
 from .ranksum import ranksum_reference_csc, ranksum_rest_csc
 
 __all__ = [
@@ -24,10 +25,12 @@ __all__ = [
     "csr_times_dense",
     "csr_transpose_times_dense",
     "dense_block_to_csc",
+    "gather_ranked",
     "is_canonical",
     "leave_one_out_m2",
     "ranksum_reference_csc",
     "ranksum_rest_csc",
     "row_spans",
     "scan_values",
+    "transpose_into",
 ]

@@ -37,6 +37,7 @@ def summarise_groups(
     reference_index: int | None,
     codes: np.ndarray | slice | None = None,
     m2_other: np.ndarray | None = None,
+    totals: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> GroupSummary:
     """Derive group and comparison-set statistics from per-code sums.
 
@@ -57,6 +58,9 @@ def summarise_groups(
     m2_other
         One-vs-rest with ``m2``: the rest's centred sums of squares of every group,
         ``(n_genes, n_groups)``, from :func:`rest_m2` (computed here when not given).
+    totals
+        One-vs-rest: ``nnz.sum(axis=1)`` and ``sums.sum(axis=1)``, when already computed
+        (a caller summarising many blocks of groups sums them once).
     """
     codes = slice(0, n_groups) if codes is None else codes
     n = n_per_code[codes].astype(np.float64)
@@ -68,8 +72,9 @@ def summarise_groups(
             var = m2[:, codes].T / (n[:, None] - 1)
         if reference_index is None:
             n_other = n_per_code.sum() - n
-            mean_other = (sums.sum(axis=1)[None, :] - sums[:, codes].T) / n_other[:, None]
-            frac_other = (nnz.sum(axis=1)[None, :] - nnz[:, codes].T) / n_other[:, None]
+            nnz_total, sums_total = totals or (nnz.sum(axis=1), sums.sum(axis=1))
+            mean_other = (sums_total[None, :] - sums[:, codes].T) / n_other[:, None]
+            frac_other = (nnz_total[None, :] - nnz[:, codes].T) / n_other[:, None]
             var_other = None
             if m2 is not None:
                 if m2_other is None:
