@@ -1,4 +1,4 @@
-"""Runners for the benchmark's third-party peers: illico, hpdex and pegasus.
+"""Runners for the benchmark's third-party peers: illico, hpdex, pdex and pegasus.
 
 Each factory takes the thread count and returns ``run(adata, groupby, **kwargs)``, which
 takes the keyword arguments of ``scanpy.tl.rank_genes_groups`` for the cases the peer
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["hpdex_runner", "illico_runner", "pegasus_runner", "scanpy_layout"]
+__all__ = ["hpdex_runner", "illico_runner", "pdex_runner", "pegasus_runner", "scanpy_layout"]
 
 Runner = Callable[..., None]
 
@@ -162,6 +162,78 @@ def hpdex_runner(n_jobs: int) -> Runner:
             },
             order_by=wide["statistic"],
             params={"groupby": groupby, "reference": reference, "method": "hpdex-wilcoxon"},
+        )
+
+    return run
+
+
+# --- pdex ---------------------------------------------------------------------------------
+
+
+def pdex_runner(n_jobs: int) -> Runner:
+    """Arc Institute's ``pdex.pdex`` with ``threads=n_jobs`` (Numba threads).
+
+    ``mode='ref'`` against the ``reference`` group, ``mode='all'`` one-vs-rest when there is
+    none. pdex always runs the tie-corrected Mann-Whitney U test with a continuity correction
+    (its kernels, from numba-mwu, are called with their defaults; pdex has no option for
+    either), so its p-values are those of ``scipy.stats.mannwhitneyu(method='asymptotic')``,
+    not scanpy's: the runner accepts only ``tie_correct=True``. ``scores`` holds the group's
+    U, by which the genes are sorted (not quite the order of scanpy's tie-corrected z, whose
+    variance differs between genes). ``pvals_adj`` is pdex's ``fdr``, Benjamini-Hochberg per
+    group as in scanpy; ``logfoldchanges`` is its ``log2_fold_change`` with
+    ``is_log1p=True, geometric_mean=True`` and the default pseudocount 1e-9, which is
+    scanpy's formula, ``log2((expm1(mean) + 1e-9) / (expm1(mean_ref) + 1e-9))``.
+    """
+    import pdex
+
+    logging.getLogger("pdex").setLevel(logging.ERROR)
+
+    def run(adata: Any, groupby: str, **kwargs: Any) -> None:
+        unsupported("pdex", kwargs, ["method", "tie_correct", "reference"])
+        if kwargs.get("method", "wilcoxon") != "wilcoxon":
+            msg = f"pdex only runs the Mann-Whitney U test, not {kwargs['method']!r}"
+            raise ValueError(msg)
+        if not kwargs.get("tie_correct", False):
+            msg = "pdex always corrects for ties: run it only with tie_correct=True"
+            raise ValueError(msg)
+        reference = kwargs.get("reference")
+        mode_kwargs = (
+            {"mode": "all"} if reference is None else {"mode": "ref", "reference": reference}
+        )
+        table = pdex.pdex(
+            adata, groupby, threads=n_jobs, is_log1p=True, geometric_mean=True, **mode_kwargs
+        )
+        groups = [g for g in adata.obs[groupby].cat.categories if g != reference]
+        genes = np.asarray(adata.var_names)
+        # One block of rows per group (in category order), each holding every gene in var order.
+        n_genes = genes.size
+        if table.height != len(groups) * n_genes:
+            msg = f"pdex returned {table.height} rows, expected {len(groups)} x {n_genes}"
+            raise RuntimeError(msg)
+        if table["target"].gather_every(n_genes).to_list() != groups or not np.array_equal(
+            table["feature"].head(n_genes).to_numpy(), genes
+        ):
+            msg = "pdex returned its groups or genes in an unexpected order"
+            raise RuntimeError(msg)
+        wide = {
+            column: table[column].to_numpy().reshape(len(groups), n_genes)
+            for column in ["statistic", "p_value", "fdr", "log2_fold_change"]
+        }
+        adata.uns["rank_genes_groups"] = scanpy_layout(
+            groups,
+            genes,
+            {
+                "scores": wide["statistic"],
+                "pvals": wide["p_value"],
+                "pvals_adj": wide["fdr"],
+                "logfoldchanges": wide["log2_fold_change"].astype(np.float32),
+            },
+            order_by=wide["statistic"],
+            params={
+                "groupby": groupby,
+                "reference": reference or "rest",
+                "method": "pdex-wilcoxon",
+            },
         )
 
     return run
