@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets, get
-from .io.h5ad import read_h5ad, write_h5ad
 from ._settings import settings
 from .api import rank_genes_groups
+from .io.h5ad import read_h5ad, write_h5ad
 
 try:
     __version__ = version("rgg")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -277,7 +277,9 @@ def compute(plan: Plan, *, lazy: LazyOptions | None = None, block_nnz: int | Non
     fields = ["logfoldchanges", "pvals", "pvals_adj"]
     fields += ["auroc"] if plan.auroc else []
     fields += ["filtered"] if sums.tested is not None else []
-    table = RankedTable(labels, plan.var_names, n_output_genes(len(plan.genes), plan.n_genes), fields)
+    table = RankedTable(
+        labels, plan.var_names, n_output_genes(len(plan.genes), plan.n_genes), fields
+    )
     fractions = _Fractions(plan, sums.nnz) if plan.pts else None
     m2_other = totals = None
     if plan.reference_index is None:
@@ -384,6 +386,8 @@ def _adjust_jointly(results: list[GroupResult], corr_method: str) -> GroupResult
     flat = _adjusted(pvals.ravel(), None if filtered is None else filtered.ravel(), corr_method)
     labels = [label for r in results for label in r.labels]
     return GroupResult(label=labels, pvals_adj=flat.reshape(pvals.shape), **stacked)
+
+
 def _check_values(sums: GeneSums) -> None:
     if sums.n_nonfinite:
         msg = (
@@ -431,7 +435,9 @@ def _test_groups(
         label=[plan.group_labels[g] for g in codes],
         scores=scores,
         pvals=pvals,
-        pvals_adj=None if plan.corr_scope == "all" else _adjusted(pvals, filtered, plan.corr_method),
+        pvals_adj=None
+        if plan.corr_scope == "all"
+        else _adjusted(pvals, filtered, plan.corr_method),
         logfoldchanges=effects.fold_changes(plan, summary, sums.expm1_sums, codes),
         auroc=auroc,
         filtered=filtered,

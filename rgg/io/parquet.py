@@ -89,9 +89,7 @@ def results_table(
     return pl.concat(parts) if parts else pl.DataFrame(schema=COLUMNS)
 
 
-def results_lazy(
-    uns: Mapping[str, Any], *, dataset: str, grouping: str, test: str
-) -> pl.LazyFrame:
+def results_lazy(uns: Mapping[str, Any], *, dataset: str, grouping: str, test: str) -> pl.LazyFrame:
     """:func:`results_table` as a LazyFrame whose rows are built a block of groups at a time.
 
     Sinking it (:func:`write_results`) holds one block of :data:`BATCH_ROWS` rows at a time,
@@ -142,7 +140,9 @@ def results_batches(
             name: pl.repeat(value, rows, dtype=pl.String(), eager=True)
             for name, value in constants.items()
         }
-        columns["group"] = pl.Series(np.repeat(np.asarray(block, dtype=object), n), dtype=pl.String())
+        columns["group"] = pl.Series(
+            np.repeat(np.asarray(block, dtype=object), n), dtype=pl.String()
+        )
         columns["gene"] = pl.Series(genes.astype(str) if genes.dtype != object else genes,
                                     dtype=pl.String())  # fmt: skip
         columns["rank"] = np.tile(np.arange(1, n + 1, dtype=np.int32), len(block))

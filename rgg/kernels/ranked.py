@@ -14,9 +14,7 @@ through memory (rows of thousands of groups alias in the caches)."""
 
 
 @kernel(parallel=False)
-def gather_ranked(
-    order: np.ndarray, values: np.ndarray, out: np.ndarray, first_col: int
-) -> None:
+def gather_ranked(order: np.ndarray, values: np.ndarray, out: np.ndarray, first_col: int) -> None:
     """``out[i, first_col + g] = values[g, order[g, i]]`` for each group row ``g`` and rank ``i``.
 
     ``values`` are cast to ``out``'s dtype as numpy casts them (float64 to float32 rounds to
