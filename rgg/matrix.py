@@ -123,9 +123,19 @@ def _csc_blocks(x: sparse.spmatrix, genes: np.ndarray) -> Iterator[GeneBlock]:
 
 def is_canonical(x: sparse.spmatrix) -> bool:
     """Whether a CSR/CSC matrix has sorted indices without duplicates: scipy's cached answer
-    if it has one, else a scan."""
+    if it has one, else a scan.
+
+    A scan that finds the matrix canonical is cached in scipy's own flag, as scipy's
+    ``has_canonical_format`` caches its answer, so repeated calls on one matrix (a method
+    sweep) do not scan it again. The values and indices are never touched.
+    """
     known = x.__dict__.get("_has_canonical_format")
-    return bool(known) or (known is None and kernels.is_canonical(x.indptr, x.indices))
+    if known is not None:
+        return bool(known)
+    if kernels.is_canonical(x.indptr, x.indices):
+        x.has_canonical_format = True
+        return True
+    return False
 
 
 def canonical(x: sparse.spmatrix) -> sparse.spmatrix:

@@ -152,22 +152,26 @@ def sweep_block(plan: Plan, block: matrix.GeneBlock, out: GeneSums) -> None:
     """Add one gene block's statistics to ``out`` (rows ``block.start:block.stop``).
 
     ``plan.cell_codes`` must hold the codes of the block's rows: every cell of the plan.
+    A rank test without variances or pre-filters reads the block once: its sort pass also
+    counts the values and sums them per group. Otherwise the values are checked and summed
+    first, and the rank kernels sort only the genes a pre-filter leaves.
     """
     part = slice(block.start, block.stop)
-    n_nonfinite, n_negative, n_fractional = kernels.scan_values(
-        block.indptr, block.data, block.cols
-    )
-    out.n_nonfinite += n_nonfinite
-    out.n_negative += n_negative
-    out.n_fractional += n_fractional
-    if n_nonfinite:
-        return  # the caller refuses the data; don't feed NaN to the sorts
-    with_m2 = out.m2 is not None
-    kernels.accumulate_csc(
-        block.indptr, block.rows, block.data, block.cols, plan.cell_codes, plan.n_per_code,
-        with_m2, out.nnz[part], out.sums[part],
-        out.m2[part] if with_m2 else np.zeros((0, len(plan.n_per_code))),
-    )  # fmt: skip
+    ranks = out.ranksums is not None or out.ustats is not None
+    if ranks and out.m2 is None and out.tested is None:
+        _count(out, _rank_block(plan, block, slice(None), out, part, sums_done=False))
+        if out.n_nonfinite:
+            return  # the caller refuses the data
+    else:
+        _count(out, kernels.scan_values(block.indptr, block.data, block.cols))
+        if out.n_nonfinite:
+            return  # the caller refuses the data; don't feed NaN to the sorts
+        with_m2 = out.m2 is not None
+        kernels.accumulate_csc(
+            block.indptr, block.rows, block.data, block.cols, plan.cell_codes, plan.n_per_code,
+            with_m2, out.nnz[part], out.sums[part],
+            out.m2[part] if with_m2 else np.zeros((0, len(plan.n_per_code))),
+        )  # fmt: skip
     if out.expm1_sums is not None:
         kernels.accumulate_expm1_csc(
             block.indptr, block.rows, block.data, block.cols, plan.cell_codes,
@@ -178,8 +182,16 @@ def sweep_block(plan: Plan, block: matrix.GeneBlock, out: GeneSums) -> None:
         out.tested[part] = passing(plan, out, part)
         # skip the genes no reported group tests (the reference's own column is unused)
         ranked = np.flatnonzero(out.tested[part][:, plan.reported_groups].any(axis=1))
-    if out.ranksums is not None or out.ustats is not None:
-        _rank_block(plan, block, ranked, out, part)
+    if ranks and (out.m2 is not None or out.tested is not None):  # not ranked above
+        _rank_block(plan, block, ranked, out, part, sums_done=True)
+
+
+def _count(out: GeneSums, counts: tuple[int, int, int]) -> None:
+    """Add a block's counts of non-finite, negative and fractional values to ``out``."""
+    n_nonfinite, n_negative, n_fractional = counts
+    out.n_nonfinite += n_nonfinite
+    out.n_negative += n_negative
+    out.n_fractional += n_fractional
 
 
 def log1p_scale(plan: Plan) -> float:
@@ -197,20 +209,38 @@ def passing(plan: Plan, out: GeneSums, part: slice) -> np.ndarray:
 
 
 def _rank_block(
-    plan: Plan, block: matrix.GeneBlock, ranked: slice | np.ndarray, out: GeneSums, part: slice
-) -> None:
-    """Rank sums (one-vs-rest) or U statistics (reference) of the block's ``ranked`` genes."""
+    plan: Plan,
+    block: matrix.GeneBlock,
+    ranked: slice | np.ndarray,
+    out: GeneSums,
+    part: slice,
+    *,
+    sums_done: bool,
+) -> tuple[int, int, int]:
+    """Rank sums (one-vs-rest) or U statistics (reference) of the block's ``ranked`` genes.
+
+    Unless ``sums_done``, the kernels' pass also fills ``out.nnz``/``out.sums`` of the
+    block; returns its counts of non-finite, negative and fractional values.
+    """
     cols = block.cols[ranked]
     if len(cols) == 0:
-        return
+        return 0, 0, 0
     rest = plan.reference_index is None
     stat = (out.ranksums if rest else out.ustats)[part][ranked]
     ties = out.tiesums[part][ranked]
+    if sums_done:  # already summed with the variances: the kernels' sums go unused
+        nnz = np.zeros((len(cols), len(plan.n_per_code)))
+        sums = np.zeros_like(nnz)
+    else:
+        nnz, sums = out.nnz[part][ranked], out.sums[part][ranked]
     args = (block.indptr, block.rows, block.data, cols, plan.cell_codes, plan.n_per_code)
     if rest:
-        kernels.ranksum_rest_csc(*args, stat, ties)
+        counts = kernels.ranksum_rest_csc(*args, stat, ties, nnz, sums)
     else:
-        kernels.ranksum_reference_csc(*args, plan.reference_index, plan.tie_correct, stat, ties)
+        counts = kernels.ranksum_reference_csc(
+            *args, plan.reference_index, plan.tie_correct, stat, ties, nnz, sums
+        )
     if not isinstance(ranked, slice):  # fancy indexing gave copies: write them back
         (out.ranksums if rest else out.ustats)[part][ranked] = stat
         out.tiesums[part][ranked] = ties
+    return counts

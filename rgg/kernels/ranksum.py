@@ -21,12 +21,17 @@ def _gather_sorted(
     stop: int,
     codes: np.ndarray,
     out_nnz: np.ndarray,
+    out_sum: np.ndarray,
+    out_kinds: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Sorted order keys of one column's non-zeros (cells with a code >= 0), with their codes.
 
     Returns the keys (equal keys are equal values; see :mod:`rgg.kernels.sort`), the codes
     in the same order, and the number of negative values, which is where the zeros go.
-    One pass over the column builds the keys and counts their radix digits.
+    One pass over the column builds the keys and counts their radix digits; it also adds
+    each code's non-zeros and sum to ``out_nnz``/``out_sum`` (in the order and arithmetic of
+    :func:`rgg.kernels.accumulate_csc`), and counts every stored value's kind into
+    ``out_kinds`` (non-finite, negative, fractional; as :func:`rgg.kernels.scan_values`).
     """
     bits = native_bits(data)  # float32 data sort on 4-byte keys
     keys = np.empty(stop - start, dtype=bits.dtype)
@@ -35,6 +40,14 @@ def _gather_sorted(
     n_negative = 0
     n = 0
     for p in range(start, stop):
+        value = np.float64(data[p])
+        if not np.isfinite(value):
+            out_kinds[0] += 1
+        else:
+            if np.signbit(value):
+                out_kinds[1] += 1
+            if value != np.floor(value):
+                out_kinds[2] += 1
         k = codes[rows[p]]
         if data[p] != 0 and k >= 0:
             key = order_key(bits[p])
@@ -42,11 +55,22 @@ def _gather_sorted(
             value_codes[n] = k
             add_to_digit_counts(digit_counts, key)
             out_nnz[k] += 1
+            out_sum[k] += value
             if data[p] < 0:
                 n_negative += 1
             n += 1
     keys, sorted_codes = radix_sort_counted(keys[:n], value_codes[:n], digit_counts)
     return keys, sorted_codes, n_negative
+
+
+@njit
+def _store_sums(
+    nnz: np.ndarray, sums: np.ndarray, out_nnz: np.ndarray, out_sum: np.ndarray
+) -> None:
+    """Add one gene's per-code non-zeros and sums to its rows of the outputs."""
+    for k in range(nnz.shape[0]):
+        out_nnz[k] += np.float64(nnz[k])
+        out_sum[k] += sums[k]
 
 
 @njit
@@ -91,7 +115,9 @@ def ranksum_rest_csc(
     n_per_code: np.ndarray,
     out_ranksum: np.ndarray,
     out_tiesum: np.ndarray,
-) -> None:
+    out_nnz: np.ndarray,
+    out_sum: np.ndarray,
+) -> tuple[int, int, int]:
     """Rank sums of each group code over *all* cells, and the tie term of each gene.
 
     Every cell must have a code >= 0 (cells outside the selected groups share one remainder
@@ -108,17 +134,34 @@ def ranksum_rest_csc(
     out_tiesum
         ``(len(cols),)``: ``sum(t**3 - t)`` over the tie blocks (zeros included), in float64
         so that it cannot overflow.
+    out_nnz, out_sum
+        ``(len(cols), n_codes)``, zero on entry: each code's non-zeros and sum, exactly as
+        :func:`rgg.kernels.accumulate_csc` adds them (no second pass over the block).
+
+    Returns
+    -------
+    The counts of :func:`rgg.kernels.scan_values` over the columns' stored values. Non-finite
+    values are sorted like any other (the caller refuses such data).
     """
     n_codes = n_per_code.shape[0]
     n_cells = 0
     for k in range(n_codes):
         n_cells += n_per_code[k]
+    n_nonfinite = 0
+    n_negative_values = 0
+    n_fractional = 0
     for j in prange(cols.shape[0]):
         c = cols[j]
         nnz = np.zeros(n_codes, dtype=np.int64)
+        code_sums = np.zeros(n_codes, dtype=np.float64)
+        kinds = np.zeros(3, dtype=np.int64)
         keys, value_codes, n_negative = _gather_sorted(
-            rows, data, indptr[c], indptr[c + 1], codes, nnz
+            rows, data, indptr[c], indptr[c + 1], codes, nnz, code_sums, kinds
         )
+        _store_sums(nnz, code_sums, out_nnz[j], out_sum[j])
+        n_nonfinite += kinds[0]
+        n_negative_values += kinds[1]
+        n_fractional += kinds[2]
         m = keys.shape[0]
         n_zero = n_cells - m
         # positions summed per code; four interleaved copies keep consecutive cells of one
@@ -148,6 +191,7 @@ def ranksum_rest_csc(
             twice[k] += n_zero_k * (2 * n_negative + n_zero + 1)  # the zeros' average rank
             out_ranksum[j, k] += 0.5 * twice[k]
         out_tiesum[j] = tiesum
+    return n_nonfinite, n_negative_values, n_fractional
 
 
 @kernel(parallel=True)
@@ -162,7 +206,9 @@ def ranksum_reference_csc(
     tie_terms: bool,
     out_ustat: np.ndarray,
     out_tiesum: np.ndarray,
-) -> None:
+    out_nnz: np.ndarray,
+    out_sum: np.ndarray,
+) -> tuple[int, int, int]:
     """Mann-Whitney U of every group code against ``ref_code``, from one sort per gene.
 
     For a group g, ``U_g = sum over cells x of g of (#reference < x + #reference == x / 2)``;
@@ -185,36 +231,62 @@ def ranksum_reference_csc(
         ``(len(cols), n_codes)``: U of each code against the reference (0 for the reference).
     out_tiesum
         ``(len(cols), n_codes)``: the pair's tie term (0 for the reference), if ``tie_terms``.
+    out_nnz, out_sum
+        As for :func:`ranksum_rest_csc`; so are the counts returned.
     """
     n_codes = n_per_code.shape[0]
+    n_nonfinite = 0
+    n_negative_values = 0
+    n_fractional = 0
     for j in prange(cols.shape[0]):
         c = cols[j]
         nnz = np.zeros(n_codes, dtype=np.int64)
+        code_sums = np.zeros(n_codes, dtype=np.float64)
+        kinds = np.zeros(3, dtype=np.int64)
         keys, value_codes, n_negative = _gather_sorted(
-            rows, data, indptr[c], indptr[c + 1], codes, nnz
+            rows, data, indptr[c], indptr[c + 1], codes, nnz, code_sums, kinds
         )
-        m = keys.shape[0]
+        _store_sums(nnz, code_sums, out_nnz[j], out_sum[j])
+        n_nonfinite += kinds[0]
+        n_negative_values += kinds[1]
+        n_fractional += kinds[2]
         zeros = n_per_code - nnz
         if tie_terms:
             _walk_tie_blocks(
                 keys, value_codes, n_negative, zeros, ref_code, out_ustat[j], out_tiesum[j]
             )
-            continue
-        # twice U, in int64 (exact): a cell x of a group gains #ref < x + #ref <= x, the
-        # reference cells before its block of equal values and those up to its end
-        twice_u = np.zeros((4, n_codes), dtype=np.int64)
-        block_start_refs = np.empty(m, dtype=np.int64)
-        refs = _add_twice_u(
-            keys, value_codes, 0, n_negative, ref_code, 0, block_start_refs, twice_u
-        )
-        for k in range(n_codes):  # the zeros: one block, all at the same value
-            twice_u[0, k] += zeros[k] * (2 * refs + zeros[ref_code])
-        refs += zeros[ref_code]
-        _add_twice_u(keys, value_codes, n_negative, m, ref_code, refs, block_start_refs, twice_u)
-        for k in range(n_codes):
-            if k != ref_code:
-                total = twice_u[0, k] + twice_u[1, k] + twice_u[2, k] + twice_u[3, k]
-                out_ustat[j, k] += 0.5 * total
+        else:
+            _reference_u(keys, value_codes, n_negative, zeros, ref_code, out_ustat[j])
+    return n_nonfinite, n_negative_values, n_fractional
+
+
+@njit
+def _reference_u(
+    keys: np.ndarray,
+    value_codes: np.ndarray,
+    n_negative: int,
+    zeros: np.ndarray,
+    ref_code: int,
+    out_ustat: np.ndarray,
+) -> None:
+    """U of every code against ``ref_code`` for one gene, without the tie terms.
+
+    Twice U, in int64 (exact): a cell x of a group gains #ref < x + #ref <= x, the reference
+    cells before its block of equal values and those up to its end.
+    """
+    n_codes = zeros.shape[0]
+    m = keys.shape[0]
+    twice_u = np.zeros((4, n_codes), dtype=np.int64)
+    block_start_refs = np.empty(m, dtype=np.int64)
+    refs = _add_twice_u(keys, value_codes, 0, n_negative, ref_code, 0, block_start_refs, twice_u)
+    for k in range(n_codes):  # the zeros: one block, all at the same value
+        twice_u[0, k] += zeros[k] * (2 * refs + zeros[ref_code])
+    refs += zeros[ref_code]
+    _add_twice_u(keys, value_codes, n_negative, m, ref_code, refs, block_start_refs, twice_u)
+    for k in range(n_codes):
+        if k != ref_code:
+            total = twice_u[0, k] + twice_u[1, k] + twice_u[2, k] + twice_u[3, k]
+            out_ustat[k] += 0.5 * total
 
 
 @njit
