@@ -273,14 +273,34 @@ def compute(plan: Plan, *, lazy: LazyOptions | None = None, block_nnz: int | Non
     _check_values(sums)
     _hint_small_groups(plan)
     reported = np.asarray(plan.reported_groups, dtype=np.int64)
-    labels = [plan.group_labels[g] for g in reported]
     fields = ["logfoldchanges", "pvals", "pvals_adj"]
     fields += ["auroc"] if plan.auroc else []
     fields += ["filtered"] if sums.tested is not None else []
     table = RankedTable(
-        labels, plan.var_names, n_output_genes(len(plan.genes), plan.n_genes), fields
+        [plan.group_labels[g] for g in reported],
+        plan.var_names,
+        n_output_genes(len(plan.genes), plan.n_genes),
+        fields,
     )
     fractions = _Fractions(plan, sums.nnz) if plan.pts else None
+    _test_and_rank(plan, sums, reported, table, fractions)
+    del sums  # the per-gene sums go before the record arrays are built
+    pts, pts_rest = fractions.frames() if fractions is not None else (None, None)
+    return uns_dict(params, table, pts, pts_rest)
+
+
+def _test_and_rank(
+    plan: Plan,
+    sums: GeneSums,
+    reported: np.ndarray,
+    table: RankedTable,
+    fractions: _Fractions | None,
+) -> None:
+    """Test, correct and rank the ``reported`` groups a block at a time into ``table``.
+
+    Blocks run on the call's threads: they write disjoint columns of the table (and rows of
+    ``fractions``), and numpy and rgg's scatter kernels release the GIL.
+    """
     m2_other = totals = None
     if plan.reference_index is None:
         totals = (sums.nnz.sum(axis=1), sums.sums.sum(axis=1))
@@ -301,15 +321,12 @@ def compute(plan: Plan, *, lazy: LazyOptions | None = None, block_nnz: int | Non
         table.add(block, result, rankby_abs=plan.rankby_abs)
         return None
 
-    # blocks write disjoint columns of the table; numpy releases the GIL in their sorts
     blocks = _group_blocks(len(reported), sums.nnz.shape[0])
     with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
         pending = [r for r in pool.map(test_block, blocks) if r is not None]
     if pending:
-        table.add(slice(0, len(reported)), _adjust_jointly(pending, plan.corr_method),
-                  rankby_abs=plan.rankby_abs)  # fmt: skip
-    pts, pts_rest = fractions.frames() if fractions is not None else (None, None)
-    return uns_dict(params, table, pts, pts_rest)
+        joint = _adjust_jointly(pending, plan.corr_method)
+        table.add(slice(0, len(reported)), joint, rankby_abs=plan.rankby_abs)
 
 
 _GROUP_BLOCK_VALUES = 1 << 19

@@ -148,8 +148,18 @@ class RankedTable:
             kernels.gather_ranked(order, values, out, columns.start)
 
     def uns_fields(self) -> dict[str, np.recarray]:
-        """``names``, ``scores``, then the other fields, as scanpy's record arrays."""
-        uns = {"names": records(self.names[self.order], self.labels)}
+        """``names``, ``scores``, then the other fields, as scanpy's record arrays.
+
+        Hands the table's arrays over: the table is empty afterwards.
+        """
+        dtype = np.dtype((np.record, [(label, object) for label in self.labels]))
+        # numpy sets up a new object record field by field and element by element; one
+        # record repeated is set up as a whole, ~6x faster at 1,000 fields
+        names = np.repeat(np.empty(1, dtype=dtype), self.order.shape[0])
+        for j, label in enumerate(self.labels):
+            names[label] = self.names[self.order[:, j]]
+        self.order = None  # type: ignore[assignment]
+        uns = {"names": names.view(np.recarray)}
         for field in ("scores", *VALUE_FIELDS):
             if field in self.values:
                 uns[field] = records(self.values.pop(field), self.labels)
