@@ -7,7 +7,7 @@ cost of more groups is then the output's size only, not a Python step per group.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,16 +99,26 @@ def records(columns: np.ndarray, labels: Sequence[str]) -> np.recarray:
     field (numpy cannot view references). The result equals scanpy's
     ``DataFrame.to_records(index=False, column_dtypes=dtype)``.
     """
-    dtype = np.dtype((np.record, [(label, columns.dtype) for label in labels]))
     if columns.dtype.hasobject:
-        # numpy sets up a new object record field by field and element by element; one
-        # record repeated is set up as a whole, ~6x faster at 1,000 fields
-        out = np.repeat(np.empty(1, dtype=dtype), columns.shape[0])
-        for j, label in enumerate(labels):
-            out[label] = columns[:, j]
-        return out.view(np.recarray)
+        return object_records(columns.shape[0], labels, lambda j: columns[:, j])
+    dtype = np.dtype((np.record, [(label, columns.dtype) for label in labels]))
     flat = np.ascontiguousarray(columns).view(dtype).reshape(columns.shape[0])
     return flat.view(np.recarray)
+
+
+def object_records(
+    n_rows: int, labels: Sequence[str], column: Callable[[int], np.ndarray]
+) -> np.recarray:
+    """Object record array with one field per label; ``column(j)`` gives field ``j``'s values.
+
+    numpy sets up a new object record array field by field and element by element; one
+    record repeated is set up as a whole, about 6x faster at 1,000 fields.
+    """
+    dtype = np.dtype((np.record, [(label, object) for label in labels]))
+    out = np.repeat(np.empty(1, dtype=dtype), n_rows)
+    for j, label in enumerate(labels):
+        out[label] = column(j)
+    return out.view(np.recarray)
 
 
 class RankedTable:
@@ -152,14 +162,9 @@ class RankedTable:
 
         Hands the table's arrays over: the table is empty afterwards.
         """
-        dtype = np.dtype((np.record, [(label, object) for label in self.labels]))
-        # numpy sets up a new object record field by field and element by element; one
-        # record repeated is set up as a whole, ~6x faster at 1,000 fields
-        names = np.repeat(np.empty(1, dtype=dtype), self.order.shape[0])
-        for j, label in enumerate(self.labels):
-            names[label] = self.names[self.order[:, j]]
+        order = self.order
+        uns = {"names": object_records(len(order), self.labels, lambda j: self.names[order[:, j]])}
         self.order = None  # type: ignore[assignment]
-        uns = {"names": names.view(np.recarray)}
         for field in ("scores", *VALUE_FIELDS):
             if field in self.values:
                 uns[field] = records(self.values.pop(field), self.labels)
