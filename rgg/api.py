@@ -329,8 +329,8 @@ def _test_and_rank(
         table.add(slice(0, len(reported)), joint, rankby_abs=plan.rankby_abs)
 
 
-_GROUP_BLOCK_VALUES = 1 << 19
-"""Groups x genes values per block of groups tested at once (4 MB per float64 array), so
+_GROUP_BLOCK_VALUES = 1 << 18
+"""Groups x genes values per block of groups tested at once (2 MB per float64 array), so
 that blocks keep every thread busy and their temporaries stay small."""
 
 
