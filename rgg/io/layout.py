@@ -10,7 +10,7 @@ So results that would not fit are written in rgg's *columns layout*: every recor
 a plain 2D array (ranks by groups, the fields' values side by side), ``names`` as positions
 in the list of gene names ``uns[key]['rgg_layout']['genes']`` (int32: a quarter of the size
 of the strings, and written in a fraction of the time), ``pts``/``pts_rest`` as 2D arrays,
-and the group labels and the genes of ``pts`` as 1D string arrays under
+and the group labels, the packed fields and the genes of ``pts`` as 1D string arrays under
 ``uns[key]['rgg_layout']``. Datasets have no such size limit and plain ``anndata.read_h5ad``
 reads the file; :func:`unpack_results` (applied by :func:`rgg.read_h5ad`) turns it back
 into scanpy's structure. Results that fit keep scanpy's exact layout.
@@ -91,6 +91,7 @@ def pack_result(result: Mapping[str, Any]) -> dict[str, Any]:
         "format": COLUMNS_LAYOUT,
         "version": LAYOUT_VERSION,
         "groups": np.asarray(labels, dtype=object),
+        "fields": np.asarray(list(fields), dtype=object),
     }
     for key, value in result.items():
         if key == "names":
@@ -129,6 +130,7 @@ def unpack_result(packed: Mapping[str, Any]) -> dict[str, Any]:
         )
         raise ValueError(msg)
     labels = [str(label) for label in layout["groups"]]
+    fields = {str(field) for field in layout["fields"]}
     result: dict[str, Any] = {}
     for key, value in packed.items():
         if key == LAYOUT_KEY:
@@ -142,8 +144,8 @@ def unpack_result(packed: Mapping[str, Any]) -> dict[str, Any]:
         elif key == "names":
             genes = np.asarray([str(gene) for gene in layout["genes"]], dtype=object)
             result[key] = records(genes[np.asarray(value)], labels)
-        elif isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == len(labels):
-            result[key] = records(value, labels)
+        elif key in fields:
+            result[key] = records(np.asarray(value), labels)
         else:
             result[key] = value
     return result
