@@ -855,9 +855,13 @@ def plot(report: Mapping[str, Any], path: Path) -> None:
 def environment(tools: Sequence[str]) -> dict[str, Any]:
     """Machine and package versions (the base packages and every tool's distribution)."""
     names = ["rgg", "scanpy", "anndata", "numba", "numpy", "scipy", "scikit-learn"]
-    names += [TOOLS[t].dist for t in tools if TOOLS[t].dist not in names]
+    return machine_and_versions(names + [TOOLS[t].dist for t in tools])
+
+
+def machine_and_versions(distributions: Sequence[str]) -> dict[str, Any]:
+    """Cores, Python, platform and the installed version of each distribution (once each)."""
     versions = {}
-    for name in names:
+    for name in dict.fromkeys(distributions):
         with contextlib.suppress(PackageNotFoundError):
             versions[name] = version(name)
     return {

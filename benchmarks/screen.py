@@ -26,7 +26,6 @@ import gc
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from compare_scanpy import (
     compare_scores,
     current_rss,
     log,
+    machine_and_versions,
     markdown_table,
     matrix_bytes,
     peak_rss,
@@ -680,19 +680,10 @@ def run_case(
 def environment(tools: Sequence[str]) -> dict[str, Any]:
     """Machine, Python and the versions of the base packages and every tool."""
     names = ["rgg", "anndata", "numba", "numpy", "scipy", "pandas"]
-    names += [TOOLS[t].dist for t in tools if TOOLS[t].dist not in names]
+    names += [TOOLS[t].dist for t in tools]
     if "pdex" in tools:
         names += ["numba-mwu", "polars"]
-    versions = {}
-    for name in names:
-        with contextlib.suppress(PackageNotFoundError):
-            versions[name] = version(name)
-    return {
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "versions": versions,
-    }
+    return machine_and_versions(names)
 
 
 def mb(value: float) -> str:
