@@ -160,7 +160,7 @@ def results_batches(
         yield pl.DataFrame(
             {
                 name: columns[name] if columns[name] is not None
-                else pl.Series(name, [None], dtype=dtype).extend_constant(None, rows - 1)
+                else pl.repeat(None, rows, dtype=dtype, eager=True).alias(name)
                 for name, dtype in COLUMNS.items()
             },
             schema=COLUMNS,
