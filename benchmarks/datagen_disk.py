@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import anndata as ad
@@ -96,6 +97,42 @@ def _block(
     return csr
 
 
+def write_csr_x(
+    path: Path,
+    shape: tuple[int, int],
+    blocks: Iterator[tuple[int, int, sparse.csr_matrix]],
+    progress: Callable[[int, int, int], None] | None = None,
+) -> int:
+    """Append ``X`` (CSR float32, int32 indices, int64 indptr) to the h5ad at ``path``, one
+    block of rows at a time; returns the non-zeros written.
+
+    ``blocks`` yields ``(start, stop, rows)`` in row order; ``progress(b, stop, nnz)`` is
+    called after each block.
+    """
+    with h5py.File(path, "a") as file:
+        group = file.create_group("X")
+        group.attrs["encoding-type"] = "csr_matrix"
+        group.attrs["encoding-version"] = "0.1.0"
+        group.attrs["shape"] = shape
+        data = group.create_dataset("data", (0,), np.float32, maxshape=(None,), chunks=(H5_CHUNK,))
+        indices = group.create_dataset(
+            "indices", (0,), np.int32, maxshape=(None,), chunks=(H5_CHUNK,)
+        )
+        indptr = group.create_dataset("indptr", (shape[0] + 1,), np.int64)
+        nnz = 0
+        indptr[0] = 0
+        for b, (start, stop, block) in enumerate(blocks):
+            data.resize((nnz + block.nnz,))
+            indices.resize((nnz + block.nnz,))
+            data[nnz:] = block.data
+            indices[nnz:] = block.indices
+            indptr[start + 1 : stop + 1] = block.indptr[1:].astype(np.int64) + nnz
+            nnz += block.nnz
+            if progress is not None:
+                progress(b, stop, nnz)
+    return nnz
+
+
 def write_dataset(
     path: Path, n_cells: int, n_genes: int, n_groups: int = 12, seed: int = 0
 ) -> None:
@@ -123,35 +160,27 @@ def write_dataset(
         obs=obs, var=var, uns={"synthetic": {"n_cells": n_cells, "n_genes": n_genes, "seed": seed}}
     ).write_h5ad(partial)
     started = time.perf_counter()
-    with h5py.File(partial, "a") as file:
-        group = file.create_group("X")
-        group.attrs["encoding-type"] = "csr_matrix"
-        group.attrs["encoding-version"] = "0.1.0"
-        group.attrs["shape"] = (n_cells, n_genes)
-        data = group.create_dataset("data", (0,), np.float32, maxshape=(None,), chunks=(H5_CHUNK,))
-        indices = group.create_dataset(
-            "indices", (0,), np.int32, maxshape=(None,), chunks=(H5_CHUNK,)
-        )
-        indptr = group.create_dataset("indptr", (n_cells + 1,), np.int64)
-        nnz = 0
-        indptr[0] = 0
+
+    def blocks() -> Iterator[tuple[int, int, sparse.csr_matrix]]:
         for b, start in enumerate(range(0, n_cells, BLOCK_CELLS)):
             stop = min(start + BLOCK_CELLS, n_cells)
-            block = _block(labels[start:stop], p_nonzero, positive_mean, seed * 1_000_003 + b)
-            data.resize((nnz + block.nnz,))
-            indices.resize((nnz + block.nnz,))
-            data[nnz:] = block.data
-            indices[nnz:] = block.indices
-            indptr[start + 1 : stop + 1] = block.indptr[1:].astype(np.int64) + nnz
-            nnz += block.nnz
-            if b % 10 == 0:
-                done = stop / n_cells
-                elapsed = time.perf_counter() - started
-                print(
-                    f"{stop:>10,} cells  {nnz:>14,} non-zeros  {elapsed:6.0f} s  "
-                    f"(~{elapsed / done - elapsed:5.0f} s left)",
-                    flush=True,
-                )
+            yield (
+                start,
+                stop,
+                _block(labels[start:stop], p_nonzero, positive_mean, seed * 1_000_003 + b),
+            )
+
+    def progress(b: int, stop: int, nnz: int) -> None:
+        if b % 10 == 0:
+            done = stop / n_cells
+            elapsed = time.perf_counter() - started
+            print(
+                f"{stop:>10,} cells  {nnz:>14,} non-zeros  {elapsed:6.0f} s  "
+                f"(~{elapsed / done - elapsed:5.0f} s left)",
+                flush=True,
+            )
+
+    nnz = write_csr_x(partial, (n_cells, n_genes), blocks(), progress)
     os.replace(partial, path)
     print(
         f"wrote {path} ({path.stat().st_size / 1e9:.1f} GB, density {nnz / n_cells / n_genes:.3f})"

@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["hpdex_runner", "illico_runner", "pdex_runner", "pegasus_runner", "scanpy_layout"]
+__all__ = [
+    "hpdex_runner",
+    "illico_runner",
+    "pdex_runner",
+    "pegasus_runner",
+    "scanpy_layout",
+    "u_test_layout",
+]
 
 Runner = Callable[..., None]
 
@@ -66,6 +73,33 @@ def scanpy_layout(
             list(ordered), dtype=[(g, ordered.dtype.str) for g in groups]
         )
     return result
+
+
+def u_test_layout(
+    table: Any,
+    n_targets: int,
+    rows: Sequence[int],
+    groups: Sequence[str],
+    genes: np.ndarray,
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    """scanpy's layout from the long table of hpdex or pdex (which share its columns).
+
+    ``table`` has a row per (target, gene), targets in blocks of all genes in var order;
+    ``rows`` picks the block of each of ``groups``. Genes are sorted by U (``statistic``).
+    """
+
+    def wide(column: str) -> np.ndarray:
+        return table[column].to_numpy().reshape(n_targets, genes.size)[list(rows)]
+
+    statistic = wide("statistic")
+    columns = {
+        "scores": statistic,
+        "pvals": wide("p_value"),
+        "pvals_adj": wide("fdr"),
+        "logfoldchanges": wide("log2_fold_change").astype(np.float32),
+    }
+    return scanpy_layout(groups, genes, columns, order_by=statistic, params=params)
 
 
 # --- illico -------------------------------------------------------------------------------
@@ -147,22 +181,10 @@ def hpdex_runner(n_jobs: int) -> Runner:
             msg = "hpdex returned its genes in an unexpected order"
             raise RuntimeError(msg)
         rows = [list(targets).index(g) for g in groups]
-        wide = {
-            column: table[column].to_numpy().reshape(targets.size, n_genes)[rows]
-            for column in ["statistic", "p_value", "fdr", "log2_fold_change"]
-        }
-        adata.uns["rank_genes_groups"] = scanpy_layout(
-            groups,
-            genes,
-            {
-                "scores": wide["statistic"],
-                "pvals": wide["p_value"],
-                "pvals_adj": wide["fdr"],
-                "logfoldchanges": wide["log2_fold_change"].astype(np.float32),
-            },
-            order_by=wide["statistic"],
+        adata.uns["rank_genes_groups"] = u_test_layout(
+            table, targets.size, rows, groups, genes,
             params={"groupby": groupby, "reference": reference, "method": "hpdex-wilcoxon"},
-        )
+        )  # fmt: skip
 
     return run
 
@@ -215,26 +237,11 @@ def pdex_runner(n_jobs: int) -> Runner:
         ):
             msg = "pdex returned its groups or genes in an unexpected order"
             raise RuntimeError(msg)
-        wide = {
-            column: table[column].to_numpy().reshape(len(groups), n_genes)
-            for column in ["statistic", "p_value", "fdr", "log2_fold_change"]
-        }
-        adata.uns["rank_genes_groups"] = scanpy_layout(
-            groups,
-            genes,
-            {
-                "scores": wide["statistic"],
-                "pvals": wide["p_value"],
-                "pvals_adj": wide["fdr"],
-                "logfoldchanges": wide["log2_fold_change"].astype(np.float32),
-            },
-            order_by=wide["statistic"],
-            params={
-                "groupby": groupby,
-                "reference": reference or "rest",
-                "method": "pdex-wilcoxon",
-            },
-        )
+        adata.uns["rank_genes_groups"] = u_test_layout(
+            table, len(groups), list(range(len(groups))), groups, genes,
+            params={"groupby": groupby, "reference": reference or "rest",
+                    "method": "pdex-wilcoxon"},
+        )  # fmt: skip
 
     return run
 

@@ -22,13 +22,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import anndata as ad
-import h5py
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 try:
     from benchmarks import datagen, datagen_disk
@@ -156,33 +157,25 @@ def write_screen(path: Path, spec: ScreenSpec, *, verbose: bool = True) -> Path:
         partial
     )
     started = time.perf_counter()
-    with h5py.File(partial, "a") as file:
-        group = file.create_group("X")
-        group.attrs["encoding-type"] = "csr_matrix"
-        group.attrs["encoding-version"] = "0.1.0"
-        group.attrs["shape"] = (spec.n_cells, spec.n_genes)
-        chunk = (datagen_disk.H5_CHUNK,)
-        data = group.create_dataset("data", (0,), np.float32, maxshape=(None,), chunks=chunk)
-        indices = group.create_dataset("indices", (0,), np.int32, maxshape=(None,), chunks=chunk)
-        indptr = group.create_dataset("indptr", (spec.n_cells + 1,), np.int64)
-        indptr[0] = 0
-        nnz = 0
-        block_cells = max(256, datagen_disk.BLOCK_CELLS * 0.07 // spec.density)
-        block_cells = int(block_cells)
+    # as many non-zeros per block as datagen_disk's blocks of 7% non-zero cells
+    block_cells = int(max(256, datagen_disk.BLOCK_CELLS * 0.07 // spec.density))
+
+    def blocks() -> Iterator[tuple[int, int, sparse.csr_matrix]]:
         for b, start in enumerate(range(0, spec.n_cells, block_cells)):
             stop = min(start + block_cells, spec.n_cells)
-            block = datagen_disk._block(
-                labels[start:stop], p_nonzero, positive_mean, spec.seed * 1_000_003 + b
+            seed = spec.seed * 1_000_003 + b
+            yield (
+                start,
+                stop,
+                datagen_disk._block(labels[start:stop], p_nonzero, positive_mean, seed),
             )
-            data.resize((nnz + block.nnz,))
-            indices.resize((nnz + block.nnz,))
-            data[nnz:] = block.data
-            indices[nnz:] = block.indices
-            indptr[start + 1 : stop + 1] = block.indptr[1:].astype(np.int64) + nnz
-            nnz += block.nnz
-            if verbose and b % 10 == 0:
-                print(f"{stop:>10,} cells {nnz:>15,} non-zeros "
-                      f"{time.perf_counter() - started:6.0f} s", flush=True)  # fmt: skip
+
+    def progress(b: int, stop: int, nnz: int) -> None:
+        if verbose and b % 10 == 0:
+            print(f"{stop:>10,} cells {nnz:>15,} non-zeros "
+                  f"{time.perf_counter() - started:6.0f} s", flush=True)  # fmt: skip
+
+    nnz = datagen_disk.write_csr_x(partial, (spec.n_cells, spec.n_genes), blocks(), progress)
     os.replace(partial, path)
     if verbose:
         print(f"wrote {path} ({path.stat().st_size / 1e9:.2f} GB, "
