@@ -4,9 +4,19 @@
 
 from snakemake.utils import min_version, validate
 
+import sys
+
 from rgg.comparisons import ConfigError, check_duplicate_keys, describe_schema_error
+from rgg.workflow_lock import lock_hint
 
 min_version("8.0")
+
+# A run that was killed leaves Snakemake's lock behind; say how to remove it before
+# Snakemake stops with "Directory cannot be locked" (jobs of a running workflow skip this).
+if getattr(workflow, "is_main_process", True):
+    _hint = lock_hint(".", sys.argv)
+    if _hint:
+        print(_hint, file=sys.stderr)
 
 
 # The default config, unless config files are given with --configfile: those replace it

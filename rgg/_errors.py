@@ -69,3 +69,11 @@ class UnknownGroupError(ValueError, IndexError):
 
 class NonFiniteValuesError(ValueError):
     """NaN or infinite values in the tested matrix."""
+
+
+class UnsupportedDtypeError(ValueError, TypeError):
+    """A tested matrix whose values are not real numbers (complex, object, strings)."""
+
+
+class UnknownKeywordError(TypeError, ValueError):
+    """A keyword argument no test reads (scanpy would drop it without a word)."""

@@ -1,7 +1,8 @@
 """The ``rgg`` command line: a thin layer over the Python API.
 
-``main(argv) -> int`` parses, runs and returns an exit code; user errors print one line
-(``--debug`` shows the traceback) and exit with 2. The commands themselves live in
+``main(argv) -> int`` parses, runs and returns an exit code; user errors, usage errors
+included, print one line (``--debug`` shows the traceback) and exit with 2; Ctrl-C prints
+one line and exits with 130. The commands themselves live in
 :mod:`rgg._commands`.
 """
 
@@ -28,8 +29,23 @@ PARAMETER_KEYS = (
 TEST_KEYS = (*PARAMETER_KEYS, "logreg")
 
 
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the problem and where help is.
+
+    argparse prints the whole usage block first; for ``rgg rank`` that is 16 lines in which
+    the one that matters comes last.
+    """
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"rgg: error: {message} (see `{self.prog} --help`).\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="rgg",
         description="Rank marker genes of cell groups: scanpy's rank_genes_groups, fast.",
     )
@@ -42,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_collect(commands)
     _add_annotate(commands)
     _add_report(commands)
+    for command in commands.choices.values():  # whose usage an unknown option belongs to
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -363,7 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``rgg`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     from . import _commands
 
-    args = _parser().parse_args(argv)
+    args, unknown = _parser().parse_known_args(argv)
+    if unknown:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     _show_warnings()
     args.argv = list(sys.argv[1:] if argv is None else argv)
     run = {
@@ -376,6 +396,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }[args.command]
     try:
         return run(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        # outputs are written atomically, so an interrupted command leaves none behind
+        print(f"rgg: interrupted; rgg {args.command} wrote no output.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()
         return 0

@@ -18,12 +18,22 @@ from pandas.api.types import is_bool_dtype, is_string_dtype
 from ._errors import (
     GroupbyNotCategoricalError,
     UnknownGroupError,
+    UnknownKeywordError,
+    UnsupportedDtypeError,
     adata_layer,
     check_choice,
     did_you_mean,
     obs_column,
 )
-from ._types import CORR_METHODS, CORR_SCOPES, FOLD_CHANGES, METHODS, REST_SCOPES, Matrix
+from ._types import (
+    CORR_METHODS,
+    CORR_SCOPES,
+    FOLD_CHANGES,
+    METHODS,
+    RANK_GENES_GROUPS_ARGUMENTS,
+    REST_SCOPES,
+    Matrix,
+)
 from .matrix import is_lazy, is_supported
 
 logger = logging.getLogger("rgg")
@@ -320,9 +330,11 @@ def build_plan(
         method = "t-test"
     if "only_positive" in kwds:
         rankby_abs = not kwds.pop("only_positive")
+    _check_mean_in_log_space(kwds.pop("mean_in_log_space", True))
     if method not in METHODS:
         msg = f"Method must be one of {list(METHODS)}, got method={method!r}."
         raise ValueError(msg)
+    _check_extra_keywords(method, kwds)
     check_choice(
         "corr_scope", corr_scope, CORR_SCOPES,
         "'group' corrects each group's p-values on their own (scanpy), 'all' corrects all "
@@ -400,6 +412,13 @@ def build_plan(
             )
             raise UnknownGroupError(msg)
     group_labels = [str(categories[p]) for p in positions]
+    if pool is None and reference != "rest" and len(set(positions)) == 1:
+        msg = (
+            f"groups={group_labels} holds only the reference {group_labels[0]!r}, so nothing is "
+            "compared with it. List the groups to compare in groups=[...] (the reference is "
+            "added), or pass groups='all'."
+        )
+        raise ValueError(msg)
     if rest_scope == "groups" and reference == "rest" and len(positions) < 2:
         msg = (
             f"rest_scope='groups' compares each group with the other selected groups, but only "
@@ -442,6 +461,7 @@ def build_plan(
         raise ValueError(msg)
 
     matrix, matrix_var_names = _select_matrix(adata, use_raw, layer)
+    _check_dtype(matrix, use_raw, layer)
     if matrix_var_names.name == "_index":
         # anndata's on-disk name for an unnamed index; read_h5ad drops it, read_lazy keeps it
         matrix_var_names = matrix_var_names.rename(None)
@@ -497,6 +517,8 @@ def build_plan(
             cell_codes[cell_codes < 0] = len(positions)  # unselected and NaN cells: "rest"
         n_codes += 1  # the remainder code (empty when the rest is the selected groups only)
     n_per_code = np.bincount(cell_codes[cell_codes >= 0], minlength=n_codes).astype(np.int64)
+    if reference_index is None:
+        _check_rest_has_cells(group_labels, n_per_code, groupby)
 
     n_tested = len(genes)
     n_genes_user = n_tested if n_genes is None or n_genes > n_tested else int(n_genes)
@@ -609,3 +631,84 @@ def _check_prefilters(
             )
             msg = f"{name} must be {bounds}, got {value!r}."
             raise ValueError(msg)
+
+
+def _check_extra_keywords(method: str, kwds: Mapping[str, Any]) -> None:
+    """Refuse keywords no test reads, naming the closest parameter (scanpy drops them silently).
+
+    ``**kwds`` are LogisticRegression options for logreg; for the other methods every
+    keyword left is a mistake (most often a misspelled parameter, such as ``tie_corect``).
+    """
+    if not kwds:
+        return
+    valid = set(RANK_GENES_GROUPS_ARGUMENTS) | {"mean_in_log_space"}
+    if method == "logreg":
+        from sklearn.linear_model import LogisticRegression
+
+        options = set(LogisticRegression().get_params())
+        unknown = [name for name in kwds if name not in options]
+        valid |= options
+    else:
+        unknown = list(kwds)
+    if not unknown:
+        return
+    hints = "".join(did_you_mean(name, valid) for name in unknown)
+    where = (
+        "neither rank_genes_groups nor LogisticRegression takes"
+        if method == "logreg"
+        else f"rank_genes_groups(method={method!r}) does not take"
+    )
+    msg = f"{where} the keyword(s) {sorted(unknown)}.{hints}"
+    if method != "logreg":
+        msg += " Extra keywords are LogisticRegression options, used by method='logreg' only."
+    raise UnknownKeywordError(msg)
+
+
+def _check_mean_in_log_space(value: Any) -> None:
+    """scanpy 1.13's ``mean_in_log_space``: True is scanpy's (and rgg's) behaviour."""
+    if value is True or value is None:
+        return
+    msg = (
+        f"mean_in_log_space={value!r} (scanpy 1.13: t-tests and fold changes on expm1 values) "
+        "is not supported by rgg yet; only True, scanpy's default, is. For fold changes from "
+        "mean expm1 values, use fold_change='expm1_mean' (Seurat's)."
+    )
+    raise NotImplementedError(msg)
+
+
+#: dtype kinds rgg can rank: booleans, integers, floats.
+_RANKABLE_KINDS = frozenset("biuf")
+
+
+def _check_dtype(matrix: Any, use_raw: bool, layer: str | None) -> None:
+    """Refuse a matrix whose values are not real numbers (complex, object, strings)."""
+    dtype = getattr(matrix, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind in _RANKABLE_KINDS:
+        return
+    where = "adata.raw.X" if use_raw else "adata.X"
+    if layer is not None:
+        where = f"adata.layers[{layer!r}]"
+    dtype = np.dtype(dtype)
+    fix = (
+        f"{where} = {where}.real (if the imaginary part is zero)"
+        if dtype.kind == "c"
+        else f"{where} = {where}.astype(np.float32)"
+    )
+    msg = (
+        f"{where} has dtype {dtype}, which rank_genes_groups cannot rank: it needs real numbers "
+        f"(boolean, integer or float). Convert it first, e.g. {fix}."
+    )
+    raise UnsupportedDtypeError(msg)
+
+
+def _check_rest_has_cells(group_labels: list[str], n_per_code: np.ndarray, groupby: str) -> None:
+    """One-vs-rest needs cells outside each group; a group holding every cell has none."""
+    total = int(n_per_code.sum())
+    alone = [label for label, n in zip(group_labels, n_per_code, strict=False) if n == total]
+    if alone:
+        msg = (
+            f"every cell is in group {alone[0]!r} of adata.obs[{groupby!r}], so reference='rest' "
+            "leaves no cell to compare it with. Group by a column with two or more groups (or "
+            "subset the data less)."
+        )
+        raise ValueError(msg)

@@ -92,6 +92,15 @@ def rank_order(key: np.ndarray, n_top: int, filtered: np.ndarray | None) -> np.n
     ])  # fmt: skip
 
 
+def record_dtype(labels: Sequence[str], dtype: np.dtype) -> np.dtype:
+    """Record dtype with one ``dtype`` field per label.
+
+    Given as names and formats: numpy's list-of-pairs form renames an empty label to
+    ``'f0'``, this form keeps it, as pandas' ``to_records`` (and so scanpy) does.
+    """
+    return np.dtype((np.record, {"names": list(labels), "formats": [dtype] * len(labels)}))
+
+
 def records(columns: np.ndarray, labels: Sequence[str]) -> np.recarray:
     """Record array with one field per label from ``(rows, len(labels))`` values.
 
@@ -101,7 +110,7 @@ def records(columns: np.ndarray, labels: Sequence[str]) -> np.recarray:
     """
     if columns.dtype.hasobject:
         return object_records(columns.shape[0], labels, lambda j: columns[:, j])
-    dtype = np.dtype((np.record, [(label, columns.dtype) for label in labels]))
+    dtype = record_dtype(labels, columns.dtype)
     flat = np.ascontiguousarray(columns).view(dtype).reshape(columns.shape[0])
     return flat.view(np.recarray)
 
@@ -114,7 +123,7 @@ def object_records(
     numpy sets up a new object record array field by field and element by element; one
     record repeated is set up as a whole, about 6x faster at 1,000 fields.
     """
-    dtype = np.dtype((np.record, [(label, object) for label in labels]))
+    dtype = record_dtype(labels, np.dtype(object))
     out = np.repeat(np.empty(1, dtype=dtype), n_rows)
     for j, label in enumerate(labels):
         out[label] = column(j)

@@ -84,7 +84,7 @@ CASES = {
     "unknown logreg option": (
         None,
         ["--test-params", "{method: logreg, logreg: {bogus: 1}}"],
-        "not all LogisticRegression parameters",
+        "nor LogisticRegression takes the keyword(s) ['bogus']",
     ),
     "missing file": (_missing, [], "no such file"),
     "not an h5ad": (_not_h5ad, [], "is not a readable h5ad file"),

@@ -271,3 +271,27 @@ def test_provenance_counts_masked_genes(tmp_path: Path) -> None:
     expected = int(rgg.datasets.pbmc68k_reduced().var["highly_variable"].sum())
     assert facts["tested_genes"] == expected < facts["n_vars"]
     assert facts["tested_matrix"] == "X"
+
+
+@pytest.mark.parametrize(
+    ("dataset", "message"),
+    [
+        (f"{DATASET[:-3]}={{data}}", "has no comparison in the tables"),
+        ("typo={missing}", "dataset 'typo' (given as typo="),
+        (f"{DATASET}={{missing}}", "no such file"),
+    ],
+    ids=["name not in the tables", "typo and a missing file", "missing file"],
+)
+def test_report_refuses_datasets_it_cannot_use(
+    hostile_run: dict[str, Any], tmp_path: Path, capsys, dataset: str, message: str
+) -> None:
+    """A --dataset the tables do not name, or a file that is not there, is an error, not a
+    report without plots."""
+    out = tmp_path / "report.html"
+    given = dataset.format(data=hostile_run["data"], missing=tmp_path / "missing.h5ad")
+    argv = ["report", str(hostile_run["markers"]), "--dataset", given, "--out", str(out)]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rgg: error: ")
+    assert message in err[0]
+    assert not out.exists() and list(tmp_path.iterdir()) == []

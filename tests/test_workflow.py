@@ -367,8 +367,14 @@ def test_killed_run_resumes_to_identical_outputs(finished_run: Path, tmp_path: P
         read_results(table)
     assert not (workdir / "reports" / "rgg_report.html").exists()
 
+    locked = snakemake(workdir, "--cores", "2", "--quiet", check=False)
+    assert locked.returncode != 0  # the killed run's lock is still there
+    hint = next(line for line in locked.stderr.splitlines() if line.startswith("rgg: "))
+    assert "holds the lock of an earlier run" in hint
+    assert "--unlock" in locked.stderr.split(hint)[1].splitlines()[1]  # the command to run
     snakemake(workdir, "--unlock")
     snakemake(workdir, "--cores", "2", "--quiet")
+    assert "holds the lock" not in snakemake(workdir, "--dry-run").stderr
     for dataset, grouping, _, test in EXPECTED:
         relative = Path("results") / dataset / grouping / f"{test}.parquet"
         resumed, _ = read_results(workdir / relative)
@@ -388,15 +394,17 @@ def test_killed_run_resumes_to_identical_outputs(finished_run: Path, tmp_path: P
 
 def test_shell_characters_in_labels_are_data_not_code(tmp_path: Path) -> None:
     hostile = 'it\'s $(touch PWNED) `touch PWNED2`; "x" | ../x Zellé β/γ'  # noqa: RUF001 (unicode on purpose)
+    # labels no HDF5 name can hold: rgg stores that result in its columns layout
+    paths = {"B cell": "../../etc", "Mono/Macro": "a/./b", "DC": "/lead"}
     adata = rgg.datasets.synthetic()
-    adata.obs["cell_type"] = adata.obs["cell_type"].cat.rename_categories({"NK": hostile})
+    adata.obs["cell_type"] = adata.obs["cell_type"].cat.rename_categories({"NK": hostile, **paths})
     data = tmp_path / "hostile data.h5ad"  # a space in the path too
     adata.write_h5ad(data)
     config = {
         "datasets": {"h": {"path": str(data)}},
         "groupings": {"cell_type": None},
         "tests": {
-            "vs": {"method": "t-test", "reference": hostile, "groups": ["DC", hostile]},
+            "vs": {"method": "t-test", "reference": hostile, "groups": ["/lead", hostile]},
             "w": {"method": "wilcoxon", "pts": True},
         },
     }
@@ -406,6 +414,16 @@ def test_shell_characters_in_labels_are_data_not_code(tmp_path: Path) -> None:
     assert not list(REPO.glob("PWNED*"))
     against, _ = read_results(tmp_path / "results" / "h" / "cell_type" / "vs.parquet")
     assert against["reference"].unique().to_list() == [hostile]
-    assert against["group"].unique().to_list() == ["DC"]
-    annotated = ad.read_h5ad(tmp_path / "results" / "h" / "annotated.h5ad")
-    assert hostile in annotated.uns["rank_genes_groups_cell_type_w"]["pts"].columns
+    assert against["group"].unique().to_list() == ["/lead"]
+    annotated = rgg.read_h5ad(tmp_path / "results" / "h" / "annotated.h5ad")
+    result = annotated.uns["rank_genes_groups_cell_type_w"]
+    labels = list(adata.obs["cell_type"].cat.categories)
+    assert list(result["pts"].columns) == labels
+    assert list(result["names"].dtype.names) == labels
+    assert list(annotated.obs["cell_type"].cat.categories) == labels
+    in_process = adata.copy()
+    rgg.rank_genes_groups(in_process, "cell_type", method="wilcoxon", pts=True)
+    expected = in_process.uns["rank_genes_groups"]
+    for field in ("names", "scores", "pvals_adj", "logfoldchanges"):
+        np.testing.assert_array_equal(result[field], expected[field])
+    pd.testing.assert_frame_equal(result["pts"], expected["pts"])

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .layout import is_packed, pack_results, unpack_results
+from .layout import is_packed, nesting_problem, pack_results, unpack_results
 
 
 @dataclass(frozen=True)
@@ -207,13 +207,16 @@ def _replace_slashed(value: Any, h5_path: str, slashed: list[_SlashedColumn]) ->
             key: _replace_slashed(item, f"{h5_path}/{key}", slashed) for key, item in value.items()
         }
     if isinstance(value, pd.DataFrame):
+        _check_nestable(value.columns, h5_path)
         labels = [column for column in value.columns if isinstance(column, str) and "/" in column]
         if not labels:
             return value
-        _check_nestable(value.columns, h5_path)
         renames = {}
+        taken = {str(column) for column in value.columns}
         for label in labels:
             placeholder = f"__rgg_slashed_column_{len(slashed)}__"
+            while placeholder in taken:  # a real column of that name
+                placeholder = f"_{placeholder}"
             renames[label] = placeholder
             slashed.append(_SlashedColumn(h5_path, placeholder, label))
         return value.rename(columns=renames)
@@ -221,25 +224,14 @@ def _replace_slashed(value: Any, h5_path: str, slashed: list[_SlashedColumn]) ->
 
 
 def _check_nestable(columns: pd.Index, h5_path: str) -> None:
-    names = {str(column) for column in columns}
-    for label in (column for column in names if "/" in column):
-        parts = label.split("/")
-        if any(part in {"", ".", ".."} for part in parts):
-            msg = (
-                f"cannot store the column {label!r} of {h5_path} in an h5ad file: a label with "
-                "'/' must not start or end with '/', repeat it, or have '.' or '..' between "
-                "slashes. Rename the category (e.g. adata.obs[col].cat.rename_categories) first."
-            )
-            raise ValueError(msg)
-        prefixes = {"/".join(parts[:depth]) for depth in range(1, len(parts))}
-        clash = sorted(prefixes & names)
-        if clash:
-            msg = (
-                f"cannot store the columns {clash[0]!r} and {label!r} of {h5_path} in one h5ad "
-                "file: HDF5 would need the same name as a column and as a folder. Rename one of "
-                "the two categories first."
-            )
-            raise ValueError(msg)
+    problem = nesting_problem(columns)
+    if problem is not None:
+        msg = (
+            f"cannot store the columns of the DataFrame {h5_path} in an h5ad file: {problem}. "
+            "Rename the columns first (rank_genes_groups results are stored whatever their "
+            "labels)."
+        )
+        raise ValueError(msg)
 
 
 @contextmanager

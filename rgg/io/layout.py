@@ -14,6 +14,10 @@ and the group labels, the packed fields and the genes of ``pts`` as 1D string ar
 ``uns[key]['rgg_layout']``. Datasets have no such size limit and plain ``anndata.read_h5ad``
 reads the file; :func:`unpack_results` (applied by :func:`rgg.read_h5ad`) turns it back
 into scanpy's structure. Results that fit keep scanpy's exact layout.
+
+The columns layout also holds results whose group labels cannot be HDF5 names of ``pts``
+columns (``../../etc``, ``/lead``, ``a//b``; see :func:`nesting_problem`): labels are
+stored as data there, so every label round-trips unchanged.
 """
 
 from __future__ import annotations
@@ -66,6 +70,33 @@ def fits_hdf5(array: np.ndarray) -> bool:
     return True
 
 
+def nesting_problem(labels: Any) -> str | None:
+    """Why these column labels cannot be HDF5 paths of one DataFrame, or ``None`` if they can.
+
+    anndata writes each column of a DataFrame as a dataset named by its label; rgg's writer
+    turns a ``/`` in a label into nested groups, which needs every part to be a plain name
+    and no label to be a folder of another.
+    """
+    names = {str(label) for label in labels}
+    for label in sorted(names):
+        parts = label.split("/")
+        if any(part in {"", ".", ".."} for part in parts):
+            return f"the label {label!r} is or has an empty part, '.' or '..' (split at '/')"
+        clash = sorted({"/".join(parts[:depth]) for depth in range(1, len(parts))} & names)
+        if clash:
+            return f"the labels {clash[0]!r} and {label!r} would need one HDF5 name as a column and as a folder"
+    return None
+
+
+def needs_packing(result: Mapping[str, Any]) -> bool:
+    """Whether a result must be stored in columns layout: record arrays whose type header
+    HDF5 cannot hold, or ``pts`` labels that cannot be HDF5 paths (``../x``, ``/a``)."""
+    frames = [result[key] for key in _FRACTIONS if isinstance(result.get(key), pd.DataFrame)]
+    return any(nesting_problem(frame.columns) for frame in frames) or not all(
+        fits_hdf5(v) for v in _record_fields(result).values()
+    )
+
+
 def pack_results(uns: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the ``uns`` tree with every result that HDF5 cannot hold in columns layout.
 
@@ -73,7 +104,7 @@ def pack_results(uns: Mapping[str, Any]) -> dict[str, Any]:
     """
     packed: dict[str, Any] = {}
     for key, value in uns.items():
-        if is_result(value) and not all(fits_hdf5(v) for v in _record_fields(value).values()):
+        if is_result(value) and needs_packing(value):
             packed[key] = pack_result(value)
         elif isinstance(value, Mapping) and not is_result(value):
             packed[key] = pack_results(value)

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from .. import __version__
+from .._errors import did_you_mean
 from ..io import atomic_path, read_comparisons, read_provenance, read_results
 from ..io.h5ad import read_h5ad
 from ..io.provenance import now, provenance_record, sha256_file
@@ -64,14 +65,15 @@ def build_report(
     records = read_comparisons(markers)
     run_provenance = read_provenance(markers)
     views = comparison_views(table, records)
-    loaded = {
-        name: read_h5ad(path, backed=True) for name, path in datasets.items() if _used(name, views)
-    }
-    sections = [_comparison_section(view, loaded.get(view.dataset), top_n) for view in views]
     bulk_views = []
     if pseudobulk is not None:
         bulk_table, _ = read_results(pseudobulk, kind="pseudobulk")
         bulk_views = pseudobulk_views(bulk_table, read_comparisons(pseudobulk))
+    _check_datasets(datasets, views + bulk_views)
+    loaded = {
+        name: read_h5ad(path, backed=True) for name, path in datasets.items() if _used(name, views)
+    }
+    sections = [_comparison_section(view, loaded.get(view.dataset), top_n) for view in views]
     bulk_sections = [_pseudobulk_section(view, top_n) for view in bulk_views]
     report_provenance = provenance_record(
         command=command or ["rgg", "report"],
@@ -145,6 +147,21 @@ def _pseudobulk_section(view: ComparisonView, top_n: int) -> dict[str, Any]:
         ),
         "note": "" if groups else "No group had enough samples on both sides to be tested.",
     }
+
+
+def _check_datasets(datasets: Mapping[str, str | os.PathLike[str]], views: list[Any]) -> None:
+    """Refuse a dataset the tables do not name, or a file that is not there."""
+    named = sorted({view.dataset for view in views})
+    for name, path in datasets.items():
+        if name not in named:
+            msg = (
+                f"dataset {name!r} (given as {name}={path}) has no comparison in the tables."
+                f"{did_you_mean(name, named)} Their datasets: {named or 'none'}."
+            )
+            raise ValueError(msg)
+        if not Path(path).is_file():
+            msg = f"dataset {name!r}: no such file {str(path)!r}."
+            raise FileNotFoundError(msg)
 
 
 def _used(name: str, views: list[ComparisonView]) -> bool:

@@ -1,0 +1,43 @@
+"""Say what to do about a Snakemake lock left by a killed run, before Snakemake refuses to run.
+
+Snakemake locks the folder's inputs and outputs while it runs (``.snakemake/locks``) and
+removes the lock when it ends. A run killed with SIGKILL, a lost SSH session or a power cut
+leaves the lock behind, and every later run stops with "Directory cannot be locked". The
+Snakefile calls :func:`lock_hint` while it is parsed, which is before Snakemake takes the
+lock, so the user reads the fix next to Snakemake's error.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+#: Where Snakemake keeps its lock files, relative to the working directory.
+LOCKS = Path(".snakemake") / "locks"
+
+
+def lock_hint(workdir: str | os.PathLike[str], argv: Sequence[str]) -> str | None:
+    """The hint to print when ``workdir`` holds a Snakemake lock, or ``None``.
+
+    Parameters
+    ----------
+    workdir
+        The workflow's working directory (Snakemake's ``--directory``).
+    argv
+        The ``snakemake`` command line; no hint while it unlocks.
+    """
+    if "--unlock" in argv:
+        return None
+    locks = Path(workdir) / LOCKS
+    if not locks.is_dir() or not any(locks.iterdir()):
+        return None
+    command = shlex.join(["snakemake", *[a for a in argv[1:] if a not in {"--quiet", "-q"}]])
+    return (
+        f"rgg: {locks} holds the lock of an earlier run in this folder. If that run is still "
+        "going, let it finish. If it was killed (kill -9, a lost SSH session, a power cut), "
+        "remove the lock once with the same command and --unlock, e.g.\n"
+        f"    {command} --unlock\n"
+        "then rerun: complete outputs are kept and incomplete ones are made again."
+    )
