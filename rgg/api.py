@@ -167,6 +167,10 @@ def rank_genes_groups(
         multi-machine cluster, a directory every worker sees. rgg's addition.
     **kwds
         Passed to :class:`sklearn.linear_model.LogisticRegression` for ``method='logreg'``.
+        A keyword that no test reads (a misspelled parameter, or any keyword for the other
+        methods) raises an error naming the closest parameter; scanpy drops it silently.
+        ``only_positive`` (legacy) means ``rankby_abs=not only_positive``; scanpy 1.13's
+        ``mean_in_log_space=True`` (its default) is accepted.
 
     Returns
     -------
@@ -193,7 +197,8 @@ def rank_genes_groups(
     (scanpy overwrites ``uns[key_added]`` first); the matrix is not mutated (scanpy runs
     ``eliminate_zeros`` on it); the Wilcoxon variance is computed in float64, so it does
     not overflow above about 3 million cells; NaN or infinite values raise an error; bad
-    arguments get messages that list the valid choices.
+    arguments get messages that list the valid choices; misspelled keywords, ``groups``
+    that hold only the reference and a group that holds every cell are errors.
     """
     plan = build_plan(
         adata,
