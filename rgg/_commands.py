@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from ._errors import did_you_mean
+from ._errors import check_unique_genes, did_you_mean
 from ._settings import settings
 from ._types import RANK_GENES_GROUPS_ARGUMENTS
 from .cli import PARAMETER_KEYS, PSEUDOBULK_KEYS, TEST_KEYS
@@ -86,6 +86,14 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return {**params, **logreg}
 
 
+def _tested_var_names(adata: Any, params: dict[str, Any]) -> Any:
+    """Names of the genes the ranking will test (raw's when it tests adata.raw)."""
+    use_raw = params.get("use_raw")
+    if use_raw is None:
+        use_raw = adata.raw is not None and params.get("layer") is None
+    return adata.raw.var_names if use_raw and adata.raw is not None else adata.var_names
+
+
 def _json_option(text: str | None, option: str) -> dict[str, Any]:
     import json
 
@@ -145,6 +153,10 @@ def rank(args: argparse.Namespace) -> int:
         msg = "--scheduler runs out-of-core ranking; add --out-of-core (or drop --scheduler)."
         raise ValueError(msg)
     adata = read_h5ad(args.input, backed=args.out_of_core)
+    if params.get("pts"):  # found before ranking, not when the table is written
+        check_unique_genes(
+            _tested_var_names(adata, params), "the table cannot tell their pts apart"
+        )
     _say(
         f"ranking {adata.n_obs} cells x {adata.n_vars} genes by obs[{args.groupby!r}] "
         f"with {params or 'the default parameters'}" + (" out of core" if args.out_of_core else "")

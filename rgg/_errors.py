@@ -18,6 +18,19 @@ def did_you_mean(name: object, choices: Iterable[object]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
+def check_unique_genes(names: Any, why: str) -> None:
+    """Refuse gene names that occur more than once, saying ``why`` that matters."""
+    if names.is_unique:
+        return
+    twins = names[names.duplicated()].unique()
+    msg = (
+        f"{len(twins)} gene names occur more than once (e.g. {', '.join(map(repr, twins[:3]))}), "
+        f"so {why}. Call adata.var_names_make_unique() (or adata.raw.var_names_make_unique()) "
+        "first."
+    )
+    raise ValueError(msg)
+
+
 def check_choice(name: str, value: object, choices: tuple[str, ...], meaning: str) -> None:
     """Refuse an option value outside ``choices``, saying what each choice means."""
     if value not in choices:

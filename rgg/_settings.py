@@ -27,6 +27,18 @@ class Settings:
     n_jobs: int | None = None
     progress: bool = False
 
+    def __setattr__(self, name: str, value: object) -> None:
+        # a misspelled setting (settings.njobs = 4) would otherwise be set and ignored
+        if name not in self.__dataclass_fields__:
+            from ._errors import did_you_mean
+
+            msg = (
+                f"rgg.settings has no setting {name!r}.{did_you_mean(name, self.__dataclass_fields__)} "
+                f"Settings: {list(self.__dataclass_fields__)}."
+            )
+            raise AttributeError(msg)
+        super().__setattr__(name, value)
+
 
 settings = Settings()
 

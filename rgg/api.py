@@ -278,6 +278,8 @@ def compute(plan: Plan, *, lazy: LazyOptions | None = None, block_nnz: int | Non
     _check_values(sums)
     _hint_small_groups(plan)
     reported = np.asarray(plan.reported_groups, dtype=np.int64)
+    if sums.tested is not None:
+        _check_prefiltered(plan, sums.tested[:, reported])
     fields = ["logfoldchanges", "pvals", "pvals_adj"]
     fields += ["auroc"] if plan.auroc else []
     fields += ["filtered"] if sums.tested is not None else []
@@ -408,6 +410,33 @@ def _adjust_jointly(results: list[GroupResult], corr_method: str) -> GroupResult
     flat = _adjusted(pvals.ravel(), None if filtered is None else filtered.ravel(), corr_method)
     labels = [label for r in results for label in r.labels]
     return GroupResult(label=labels, pvals_adj=flat.reshape(pvals.shape), **stacked)
+
+
+def _check_prefiltered(plan: Plan, tested: np.ndarray) -> None:
+    """Pre-filters that leave no gene to test: an error for every group, a warning for some."""
+    empty = ~tested.any(axis=0)
+    if not empty.any():
+        return
+    filters = ", ".join(
+        f"{name}={getattr(plan, name)}"
+        for name in ("min_pct", "min_diff_pct", "min_logfc")
+        if getattr(plan, name) is not None
+    )
+    labels = [plan.group_labels[g] for g in np.asarray(plan.reported_groups)[empty]]
+    if empty.all():
+        msg = (
+            f"the pre-filters {filters} leave no gene to test in any group, so nothing would "
+            "be tested. Lower them (Seurat's defaults: min_pct=0.01, min_logfc=0.1)."
+        )
+        raise ValueError(msg)
+    logger.warning(
+        "The pre-filters %s leave no gene to test in %d of %d groups (e.g. %s): their scores "
+        "and p-values are all NaN.",
+        filters,
+        len(labels),
+        len(empty),
+        ", ".join(repr(label) for label in labels[:3]),
+    )
 
 
 def _check_values(sums: GeneSums) -> None:

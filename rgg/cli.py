@@ -415,7 +415,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def console_main() -> None:
     """Entry point of the ``rgg`` script."""
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before a command runs (parsing, importing it)
+        print("rgg: interrupted.", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ def _csr_blocks(x: sparse.spmatrix, genes: np.ndarray, block_nnz: int) -> Iterat
     cursor = x.indptr[:-1].astype(np.int64)
     # a few runs of rows per thread, so that a slow thread does not hold up the others
     n_runs = max(1, min(4 * numba.get_num_threads(), x.shape[0]))
-    data = x.data
+    data = x.data if x.dtype.kind != "f" else kernel_dtype(x.data)  # no float16/128 in Numba
     run_counts = kernels.count_by_run(x.indptr, x.indices, data, n_runs, n_cols)
     nnz_per_col = run_counts.sum(axis=0)
     bounds = split_by_nnz(nnz_per_col[genes], block_nnz)

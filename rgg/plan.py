@@ -248,6 +248,7 @@ def _normalise_groups(groups: Any, reference: str) -> list | None:
         raise ValueError(msg)
     if isinstance(order[0], int):
         order = [str(n) for n in order]
+    order = list(dict.fromkeys(order))  # a label listed twice is one group, as in scanpy
     if reference != "rest" and reference not in set(order):
         order = [*order, reference]
     return order
@@ -363,6 +364,8 @@ def build_plan(
 
     labels = _groupby_categorical(adata, groupby)
     categories = labels.categories
+    _check_distinct_labels(categories, groupby)
+    _check_n_genes(n_genes)
     if adata.n_obs == 0 or len(categories) == 0:
         msg = (
             f"adata has no cells to group (n_obs={adata.n_obs}, "
@@ -403,7 +406,7 @@ def build_plan(
             pos = _category_position(categories, label)
             if pos is None:
                 unknown.append(label)
-            else:
+            elif pos not in positions:  # 1 and '1' name one group
                 positions.append(pos)
         if unknown:
             msg = (
@@ -689,11 +692,12 @@ def _check_dtype(matrix: Any, use_raw: bool, layer: str | None) -> None:
     if layer is not None:
         where = f"adata.layers[{layer!r}]"
     dtype = np.dtype(dtype)
-    fix = (
-        f"{where} = {where}.real (if the imaginary part is zero)"
-        if dtype.kind == "c"
-        else f"{where} = {where}.astype(np.float32)"
-    )
+    values = f"{where}.real" if dtype.kind == "c" else f"{where}.astype(np.float32)"
+    fix = f"{where} = {values}"
+    if use_raw and layer is None:  # anndata's Raw has no X setter
+        fix = f"adata.raw = ad.AnnData({values}, var=adata.raw.var)"
+    if dtype.kind == "c":
+        fix += " (if the imaginary part is zero)"
     msg = (
         f"{where} has dtype {dtype}, which rank_genes_groups cannot rank: it needs real numbers "
         f"(boolean, integer or float). Convert it first, e.g. {fix}."
@@ -702,13 +706,53 @@ def _check_dtype(matrix: Any, use_raw: bool, layer: str | None) -> None:
 
 
 def _check_rest_has_cells(group_labels: list[str], n_per_code: np.ndarray, groupby: str) -> None:
-    """One-vs-rest needs cells outside each group; a group holding every cell has none."""
+    """One-vs-rest needs at least 2 cells outside each group, as every group needs 2 cells."""
     total = int(n_per_code.sum())
-    alone = [label for label, n in zip(group_labels, n_per_code, strict=False) if n == total]
-    if alone:
+    rests = {
+        label: total - int(n)
+        for label, n in zip(group_labels, n_per_code, strict=False)
+        if total - n < 2
+    }
+    if not rests:
+        return
+    label, n_rest = next(iter(rests.items()))
+    if n_rest == 0:
         msg = (
-            f"every cell is in group {alone[0]!r} of adata.obs[{groupby!r}], so reference='rest' "
+            f"every cell is in group {label!r} of adata.obs[{groupby!r}], so reference='rest' "
             "leaves no cell to compare it with. Group by a column with two or more groups (or "
             "subset the data less)."
+        )
+    else:
+        msg = (
+            f"only {n_rest} cell is outside group {label!r} of adata.obs[{groupby!r}], so "
+            "reference='rest' has a single cell to compare it with; a test needs at least 2 "
+            "cells on each side (scanpy's numbers here are not a test). Leave the group out "
+            "with groups=[...], or group the cells differently."
+        )
+    raise ValueError(msg)
+
+
+def _check_distinct_labels(categories: pd.Index, groupby: str) -> None:
+    """Results name groups by ``str(category)``: two categories must not print alike."""
+    printed = categories.astype(str)
+    if printed.is_unique:
+        return
+    twins = [c for c in categories if (printed == str(c)).sum() > 1][:2]
+    msg = (
+        f"the categories {twins[0]!r} and {twins[1]!r} of adata.obs[{groupby!r}] have the same "
+        f"label {str(twins[0])!r} in results. Make them one category, or rename one "
+        f"(adata.obs[{groupby!r}].cat.rename_categories)."
+    )
+    raise ValueError(msg)
+
+
+def _check_n_genes(n_genes: Any) -> None:
+    """``n_genes`` is a number of genes per group: a positive integer, or None for all."""
+    if n_genes is None:
+        return
+    if isinstance(n_genes, bool) or not isinstance(n_genes, int | np.integer) or n_genes < 1:
+        msg = (
+            f"n_genes must be a positive number of genes per group (or None for every tested "
+            f"gene), got {n_genes!r}."
         )
         raise ValueError(msg)

@@ -83,7 +83,9 @@ def test_matrices_that_are_not_real_numbers_are_refused(
     before = dict(ranked.uns["rank_genes_groups"])
     values = ranked.X.astype(dtype)
     ranked.X = values if kind == "dense" else getattr(sparse, f"{kind}_matrix")(values)
-    with pytest.raises(ValueError, match=rf"adata.X has dtype {np.dtype(dtype)}.*{re.escape(fix)}") as info:
+    with pytest.raises(
+        ValueError, match=rf"adata.X has dtype {np.dtype(dtype)}.*{re.escape(fix)}"
+    ) as info:
         rgg.rank_genes_groups(ranked, "bulk_labels", method="wilcoxon", use_raw=False)
     assert isinstance(info.value, TypeError)  # a wrong type, and ValueError for the CLI
     _assert_untouched(ranked, before)
@@ -198,7 +200,8 @@ def test_ctrl_c_is_one_line_exit_130_and_no_output(tmp_path: Path) -> None:
     assert process.wait(timeout=120) == cli.EXIT_INTERRUPTED, rest
     assert "Traceback" not in rest
     assert rest.strip().splitlines() == ["rgg: interrupted; rgg rank wrote no output."]
-    assert not out.exists() and not (tmp_path / "uns.h5ad").exists()
+    assert not out.exists()
+    assert not (tmp_path / "uns.h5ad").exists()
     assert not out.parent.exists() or not any(out.parent.iterdir())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slow.h5ad"] + (
         ["out"] if out.parent.exists() else []
@@ -251,7 +254,153 @@ def test_a_stale_snakemake_lock_gets_the_unlock_hint(tmp_path: Path) -> None:
     assert lock_hint(tmp_path, argv) is None  # an empty lock folder
     (locks / "0.input.lock").write_text("data.h5ad\n")
     hint = lock_hint(tmp_path, argv)
-    assert hint is not None and "killed" in hint
+    assert hint is not None
+    assert "killed" in hint
     assert "snakemake --cores 2 --configfile 'my config.yaml' --unlock" in hint
     assert lock_hint(tmp_path, [*argv, "--unlock"]) is None  # while unlocking
     assert os.fspath(locks) in hint
+
+
+# --- found by the audit of the API ----------------------------------------------------------
+
+
+def _small(labels: list | None = None) -> ad.AnnData:
+    rng = np.random.default_rng(0)
+    adata = ad.AnnData(np.log1p(rng.poisson(1.0, (60, 8))).astype(np.float32))
+    labels = labels if labels is not None else [("a", "b", "c")[i % 3] for i in range(60)]
+    adata.obs["g"] = pd.Categorical(labels)
+    return adata
+
+
+@pytest.mark.parametrize("n_genes", [-8, -100, -1, 0, 1.5, True, "5"])
+@pytest.mark.parametrize("method", ["t-test", "wilcoxon", "logreg"])
+def test_n_genes_must_be_a_positive_integer(n_genes, method: str) -> None:
+    """A negative n_genes once wrote past the end of the result buffers (a crash later)."""
+    adata = _small()
+    with pytest.raises(ValueError, match=r"n_genes must be a positive number of genes"):
+        rgg.rank_genes_groups(adata, "g", n_genes=n_genes, method=method)
+    assert "rank_genes_groups" not in adata.uns
+    rgg.rank_genes_groups(adata, "g", n_genes=np.int64(3), method=method)
+    assert len(adata.uns["rank_genes_groups"]["names"]) == 3
+
+
+@pytest.mark.parametrize("method", ["t-test", "wilcoxon", "logreg"])
+def test_a_rest_of_one_cell_is_refused_like_a_group_of_one(method: str) -> None:
+    adata = _small(["a"] * 59 + ["b"])
+    with pytest.raises(ValueError, match=r"only 1 cell is outside group 'a'"):
+        rgg.rank_genes_groups(adata, "g", groups=["a"], method=method)
+    assert "rank_genes_groups" not in adata.uns
+
+
+def test_a_group_listed_twice_is_one_group_as_in_scanpy() -> None:
+    sc = pytest.importorskip("scanpy")
+    ours, theirs = _small(), _small()
+    rgg.rank_genes_groups(ours, "g", groups=["a", "b", "a"], reference="b")
+    sc.tl.rank_genes_groups(theirs, "g", groups=["a", "b", "a"], reference="b")
+    assert ours.uns["rank_genes_groups"]["names"].dtype.names == ("a",)
+    assert theirs.uns["rank_genes_groups"]["names"].dtype.names == ("a",)
+    np.testing.assert_allclose(
+        ours.uns["rank_genes_groups"]["scores"]["a"],
+        theirs.uns["rank_genes_groups"]["scores"]["a"],
+        rtol=1e-5,
+    )
+
+
+def test_categories_that_print_alike_are_refused() -> None:
+    adata = _small([(1, "1", "b")[i % 3] for i in range(60)])
+    with pytest.raises(ValueError, match=r"the categories 1 and '1' .* same label '1'"):
+        rgg.rank_genes_groups(adata, "g")
+
+
+def test_pre_filters_that_leave_no_gene_are_an_error() -> None:
+    adata = _small()
+    with pytest.raises(ValueError, match=r"min_pct=1.0 leave no gene to test in any group"):
+        rgg.rank_genes_groups(adata, "g", min_pct=1.0)
+    assert "rank_genes_groups" not in adata.uns
+
+
+def test_pre_filters_that_empty_some_groups_warn(caplog) -> None:
+    adata = _small()
+    group = adata.obs["g"].to_numpy()
+    adata.X[group == "a"] = adata.X[group == "c"]  # a equals the reference: no fold change
+    adata.X[group == "b"] = adata.X[group == "c"] + 1.0
+    with caplog.at_level("WARNING", logger="rgg"):
+        rgg.rank_genes_groups(adata, "g", min_logfc=0.5, reference="c")
+    assert "min_logfc=0.5 leave no gene to test in 1 of 2 groups (e.g. 'a')" in caplog.text
+    assert np.isnan(adata.uns["rank_genes_groups"]["scores"]["a"]).all()
+    assert np.isfinite(adata.uns["rank_genes_groups"]["scores"]["b"]).all()
+
+
+def test_float16_and_longdouble_rank_like_float64() -> None:
+    """Numba and scipy.sparse have no float16 (and Numba no float128): cast, as dense is."""
+    da = pytest.importorskip("dask.array")
+    expected = _small()
+    values = expected.X.astype(np.float16)  # the values both sides rank
+    expected.X = values.astype(np.float64)
+    rgg.rank_genes_groups(expected, "g", method="wilcoxon")
+    for x in (
+        da.from_array(values, chunks=(20, 8)),
+        sparse.csr_matrix(values.astype(np.longdouble)),
+    ):
+        adata = _small()
+        adata.X = x
+        rgg.rank_genes_groups(adata, "g", method="wilcoxon", scheduler="synchronous")
+        np.testing.assert_array_equal(
+            adata.uns["rank_genes_groups"]["scores"], expected.uns["rank_genes_groups"]["scores"]
+        )
+
+
+def test_a_raw_of_the_wrong_dtype_gets_a_fix_that_works() -> None:
+    adata = _small()
+    adata.raw = ad.AnnData(adata.X.astype(np.complex64), var=adata.var)
+    with pytest.raises(ValueError, match=r"adata.raw.X has dtype complex64") as info:
+        rgg.rank_genes_groups(adata, "g")
+    fix = str(info.value).split("e.g. ")[1].split(" (if")[0]
+    exec(fix, {"ad": ad, "np": np, "adata": adata})  # the advice runs as written
+    rgg.rank_genes_groups(adata, "g")
+
+
+def test_a_misspelled_setting_is_refused() -> None:
+    with pytest.raises(AttributeError, match=r"no setting 'njobs'. Did you mean 'n_jobs'"):
+        rgg.settings.njobs = 3
+    assert not hasattr(rgg.settings, "njobs")
+
+
+def test_read_h5ad_refuses_a_writable_backed_mode() -> None:
+    with pytest.raises(ValueError, match=r"backed='r\+': rgg.read_h5ad opens files read-only"):
+        rgg.read_h5ad(rgg.datasets.synthetic_path(), backed="r+")
+
+
+def test_a_label_anndata_cannot_write_as_a_column_round_trips(tmp_path: Path) -> None:
+    adata = _small([("dtype", "b", "c")[i % 3] for i in range(60)])
+    rgg.rank_genes_groups(adata, "g", pts=True)
+    rgg.write_h5ad(adata, tmp_path / "out.h5ad")
+    back = rgg.read_h5ad(tmp_path / "out.h5ad").uns["rank_genes_groups"]
+    pd.testing.assert_frame_equal(back["pts"], adata.uns["rank_genes_groups"]["pts"])
+
+
+def test_a_failed_write_leaves_obs_as_it_was(tmp_path: Path) -> None:
+    adata = _small()
+    adata.obs["sample"] = [f"s{i % 2}" for i in range(60)]  # strings: anndata makes categories
+    adata.uns["unwritable"] = object()
+    with pytest.raises(Exception, match="unwritable|object"):
+        rgg.write_h5ad(adata, tmp_path / "out.h5ad")
+    assert adata.obs["sample"].dtype == object
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_duplicate_gene_names_with_pts_are_refused_before_ranking(tmp_path: Path, capsys) -> None:
+    adata = _small()
+    adata.var_names = ["G1", "G1", *[f"H{i}" for i in range(6)]]
+    rgg.rank_genes_groups(adata, "g", pts=True)
+    with pytest.raises(ValueError, match=r"'G1'\), so the long table cannot tell their pts"):
+        rgg.io.results_table(adata.uns["rank_genes_groups"], dataset="d", grouping="g", test="t")
+    data = tmp_path / "dup.h5ad"
+    adata.write_h5ad(data)
+    out = tmp_path / "out.parquet"
+    argv = ["rank", str(data), "--groupby", "g", "--pts", "--out", str(out)]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "rgg: ranking" not in err  # refused before the ranking, not after it
+    assert err.strip().splitlines()[-1].startswith("rgg: error: 1 gene names occur more than once")
+    assert not out.exists()

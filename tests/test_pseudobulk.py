@@ -388,3 +388,53 @@ def test_a_donor_without_cells_of_a_rare_group_keeps_the_design_paired(synthetic
     assert (table["design"] == "~ sample + arm").all()
     assert {"B cell", "NK"} <= set(table["group"])
     assert "cannot tell" not in caplog.text
+
+
+# --- hostile inputs (second round) ----------------------------------------------------------
+
+
+def test_a_group_labelled_rest_is_tested_one_vs_rest(synthetic) -> None:
+    adata = synthetic.copy()
+    adata.obs["cell_type"] = adata.obs["cell_type"].cat.rename_categories({"NK": "rest"})
+    result = pseudobulk_deseq2(
+        adata, "cell_type", "donor", layer="counts", groups=["rest", "B cell"]
+    )
+    assert list(result["group"].cat.categories) == ["B cell", "rest"]
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"groups": []}, {"groups": ["NK"], "reference": "NK"}], ids=["none", "reference"]
+)
+def test_nothing_to_compare_with_the_reference_is_named(synthetic, kwargs) -> None:
+    with pytest.raises(ValueError, match=r"no group to compare with reference=.*Select groups"):
+        pseudobulk_deseq2(synthetic, "cell_type", "donor", layer="counts", **kwargs)
+
+
+def test_all_zero_counts_are_skipped_with_the_reason(synthetic) -> None:
+    adata = synthetic.copy()
+    adata.layers["counts"] = adata.layers["counts"] * 0
+    with pytest.raises(ValueError, match=r"no group could be tested: .*every gene has zero counts"):
+        pseudobulk_deseq2(adata, "cell_type", "donor", layer="counts")
+
+
+@pytest.mark.parametrize("dtype", [np.complex128, object, "<U5", "datetime64[s]"])
+def test_counts_of_a_dtype_that_is_not_numbers_are_refused(synthetic, dtype) -> None:
+    adata = synthetic.copy()
+    adata.layers["counts"] = adata.layers["counts"].toarray().astype(dtype)
+    with pytest.raises(
+        ValueError, match=r"adata.layers\['counts'\] has dtype .*astype\(np.int64\)"
+    ):
+        aggregate_counts(adata, "cell_type", "donor", layer="counts")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value"), [(np.uint64, 2**63), (np.int64, 2**62), (np.float64, 1e300)]
+)
+def test_counts_too_large_to_sum_exactly_are_refused(synthetic, dtype, value) -> None:
+    """They used to wrap around (uint64 2**63 became -2**63; 1e300 became INT64_MIN)."""
+    adata = synthetic.copy()
+    counts = adata.layers["counts"].toarray().astype(dtype)
+    counts[0, 0] = value
+    adata.layers["counts"] = counts
+    with pytest.raises(ValueError, match=r"implausibly large \(2\*\*53 or more\)"):
+        aggregate_counts(adata, "cell_type", "donor", layer="counts")

@@ -292,6 +292,8 @@ def test_report_refuses_datasets_it_cannot_use(
     argv = ["report", str(hostile_run["markers"]), "--dataset", given, "--out", str(out)]
     assert cli.main(argv) == cli.EXIT_USAGE
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("rgg: error: ")
+    assert len(err) == 1
+    assert err[0].startswith("rgg: error: ")
     assert message in err[0]
-    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anndata as ad
 import h5py
@@ -41,23 +41,33 @@ def write_h5ad(adata: ad.AnnData, path: str | os.PathLike[str]) -> None:
     rank_genes_groups results with too many groups for HDF5's type header are written in
     rgg's columns layout (:mod:`rgg.io.layout`); :func:`read_h5ad` restores them.
 
+    rank_genes_groups results whose ``pts`` labels no HDF5 name can hold are stored in that
+    layout too. Other DataFrames in ``uns`` with such column labels (an empty part as in
+    ``a//b``, ``/a`` or ``a/``; ``.`` or ``..`` as a part; a label that is also a prefix of
+    another, ``CD4`` and ``CD4/CD8``) raise ``ValueError`` before anything is written.
+
     ``adata.uns`` is swapped for the duration of the write and restored (a view is copied
-    first); anndata's writer itself may convert string obs/var columns to categoricals in
-    place, as ``AnnData.write_h5ad`` always does. Raises ``ValueError`` for labels that no HDF5 path can hold: an empty part
-    (``a//b``, ``/a``, ``a/``), ``.`` or ``..`` as a part, or a label that is also a prefix of
-    another (``CD4`` and ``CD4/CD8`` in one table).
+    first); anndata's writer itself converts string obs/var columns to categoricals in
+    place, as ``AnnData.write_h5ad`` always does, and a failed write undoes that.
     """
     if adata.is_view:  # swapping uns would turn the caller's view into a copy
         adata = adata.copy()
     slashed: list[_SlashedColumn] = []
     safe_uns = _replace_slashed(pack_results(adata.uns), "uns", slashed)
-    with atomic_path(path) as temporary, _swapped_uns(adata, safe_uns):
-        adata.write_h5ad(temporary)
-        if slashed:
-            _move_to_nested_paths(temporary, slashed)
+    obs, var = adata.obs.copy(), adata.var.copy()  # object columns: pointers, not strings
+    try:
+        with atomic_path(path) as temporary, _swapped_uns(adata, safe_uns):
+            adata.write_h5ad(temporary)
+            if slashed:
+                _move_to_nested_paths(temporary, slashed)
+    except BaseException:
+        # anndata turns string columns into categoricals before it fails; a failed write
+        # leaves the caller's frames as they were
+        adata.obs, adata.var = obs, var
+        raise
 
 
-def read_h5ad(path: str | os.PathLike[str], *, backed: bool = False) -> ad.AnnData:
+def read_h5ad(path: str | os.PathLike[str], *, backed: bool | Literal["r"] = False) -> ad.AnnData:
     """``anndata.read_h5ad``, with rank_genes_groups results in scanpy's structure.
 
     Results that :func:`write_h5ad` stored in rgg's columns layout (more groups than HDF5
@@ -69,6 +79,12 @@ def read_h5ad(path: str | os.PathLike[str], *, backed: bool = False) -> ad.AnnDa
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for a file that is not
     a readable h5ad (not HDF5, truncated, corrupt), naming the file and HDF5's reason.
     """
+    if backed not in (True, False, "r"):
+        msg = (
+            f"backed={backed!r}: rgg.read_h5ad opens files read-only; pass backed=True (or "
+            "'r') to leave X on disk, or False to load it."
+        )
+        raise ValueError(msg)
     target = Path(path)
     if not target.is_file():
         msg = f"{os.fspath(path)}: no such file; check the path (relative paths start from {os.getcwd()})."

@@ -16,8 +16,9 @@ reads the file; :func:`unpack_results` (applied by :func:`rgg.read_h5ad`) turns 
 into scanpy's structure. Results that fit keep scanpy's exact layout.
 
 The columns layout also holds results whose group labels cannot be HDF5 names of ``pts``
-columns (``../../etc``, ``/lead``, ``a//b``; see :func:`nesting_problem`): labels are
-stored as data there, so every label round-trips unchanged.
+columns (``../../etc``, ``/lead``, ``a//b``; see :func:`nesting_problem`) or that anndata
+cannot write as columns (``dtype``): labels are stored as data there, so every label
+round-trips unchanged.
 """
 
 from __future__ import annotations
@@ -90,11 +91,27 @@ def nesting_problem(labels: Any) -> str | None:
 
 def needs_packing(result: Mapping[str, Any]) -> bool:
     """Whether a result must be stored in columns layout: record arrays whose type header
-    HDF5 cannot hold, or ``pts`` labels that cannot be HDF5 paths (``../x``, ``/a``)."""
+    HDF5 cannot hold, or ``pts`` labels that cannot be HDF5 paths (``../x``, ``/a``) or that
+    anndata cannot write as a column (``dtype``)."""
     frames = [result[key] for key in _FRACTIONS if isinstance(result.get(key), pd.DataFrame)]
-    return any(nesting_problem(frame.columns) for frame in frames) or not all(
-        fits_hdf5(v) for v in _record_fields(result).values()
-    )
+    return any(
+        nesting_problem(frame.columns) or not _frame_writable(frame) for frame in frames
+    ) or not all(fits_hdf5(v) for v in _record_fields(result).values())
+
+
+def _frame_writable(frame: pd.DataFrame) -> bool:
+    """Whether anndata writes this frame's columns (labels with ``/`` aside, which rgg's
+    writer nests), checked on an empty slice in an in-memory HDF5 file."""
+    from anndata.io import write_elem
+
+    empty = frame.iloc[:0]
+    empty.columns = [f"c{j}" if "/" in str(c) else c for j, c in enumerate(frame.columns)]
+    with h5py.File(io.BytesIO(), "w") as probe:
+        try:
+            write_elem(probe, "probe", empty)
+        except (ValueError, TypeError, AttributeError, KeyError, RuntimeError, OSError):
+            return False
+    return True
 
 
 def pack_results(uns: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 from polars.io.plugins import register_io_source
 
+from .._errors import check_unique_genes
 from .atomic import atomic_path
 
 #: Stamped in every file's key-value metadata; readers refuse other versions.
@@ -176,6 +177,7 @@ class _FractionLookup:
     """``pts``-like frame (genes by groups): values of ranked genes, a block at a time."""
 
     def __init__(self, frame: Any) -> None:
+        check_unique_genes(frame.index, "the long table cannot tell their pts apart")
         self.values_by_gene = frame.to_numpy(dtype=np.float64)
         self.genes = frame.index
         self.column_of = {str(label): j for j, label in enumerate(frame.columns)}

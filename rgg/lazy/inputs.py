@@ -47,7 +47,10 @@ def chunk_to_csc(chunk: Any) -> sparse.csc_matrix:
     if sparse.issparse(chunk):
         csc = sparse.csc_matrix(chunk)
     else:
-        csc = sparse.csc_matrix(np.asarray(chunk))
+        dense = np.asarray(chunk)
+        if dense.dtype.kind == "f":  # scipy.sparse has no float16
+            dense = matrix.kernel_dtype(dense)
+        csc = sparse.csc_matrix(dense)
     if not csc.has_canonical_format:
         csc.sum_duplicates()
     data = matrix.kernel_dtype(csc.data)

@@ -11,7 +11,7 @@ import pandas as pd
 from anndata.utils import make_index_unique
 from scipy import sparse
 
-from .._errors import adata_layer, obs_column
+from .._errors import UnsupportedDtypeError, adata_layer, obs_column
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -99,23 +99,41 @@ def _count_matrix(adata: AnnData, layer: str | None) -> Any:
     )
 
 
+#: Counts at or above this cannot be summed exactly (float64's integers end at 2**53).
+_MAX_COUNT = 2**53
+
+
 def _check_counts(matrix: Any, layer: str | None) -> None:
     """Refuse values that are not non-negative integers: pseudobulks need raw counts."""
     values = matrix.data if sparse.issparse(matrix) else np.asarray(matrix)
+    where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
+    if values.dtype.kind not in "biuf":
+        msg = (
+            f"{where} has dtype {values.dtype}, but pseudobulks are sums of raw counts: "
+            f"integers (or whole floats). Pass the layer that holds raw counts, or convert "
+            f"them, e.g. {where} = {where}.astype(np.int64)."
+        )
+        raise UnsupportedDtypeError(msg)
     tests = {"negative": lambda v: v < 0}
     if values.dtype.kind == "f":
         tests["NaN or infinite"] = lambda v: ~np.isfinite(v)
         tests["fractional"] = lambda v: v != np.round(v)
+    tests["implausibly large (2**53 or more)"] = _too_large
     for problem, test in tests.items():
         bad = test(values)
         if bad.any():
-            where = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
             msg = (
                 f"{where} holds {problem} values (e.g. {values[bad].flat[0].item()!r}), but "
                 "pseudobulks are sums of raw counts: non-negative integers, not normalised or "
                 f"log-transformed values. {_counts_fix(layer)}"
             )
             raise ValueError(msg)
+
+
+def _too_large(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind == "b" or (values.dtype.kind in "iu" and values.dtype.itemsize < 8):
+        return np.zeros(values.shape, dtype=bool)
+    return values >= _MAX_COUNT
 
 
 def _counts_fix(layer: str | None) -> str:

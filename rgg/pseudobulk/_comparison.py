@@ -38,7 +38,8 @@ def select_groups(categories: pd.Index, labels: pd.Series, groups: Any, referenc
         raise ValueError(msg)
     else:
         chosen = {match_category(categories, label, "groups") for label in groups}
-    return [c for c in categories if c in chosen and c != reference]
+    # reference 'rest' is every other cell, so a group labelled 'rest' is tested as any other
+    return [c for c in categories if c in chosen and (reference == "rest" or c != reference)]
 
 
 def arm_pseudobulks(bulk: AnnData, group: Any, reference: Any) -> tuple[np.ndarray, pd.DataFrame]:

@@ -146,6 +146,13 @@ def pseudobulk_deseq2(
         "rest" if reference == "rest" else match_category(categories, reference, "reference")
     )
     tested = select_groups(categories, bulk.obs["group"], groups, reference_label)
+    if not tested:
+        msg = (
+            f"pseudobulk_deseq2: no group to compare with reference={reference_label!r} "
+            f"(groups={groups!r}, groups of adata.obs[{groupby!r}] with cells: "
+            f"{list(bulk.obs['group'].unique())}). Select groups other than the reference."
+        )
+        raise ValueError(msg)
     frames, skipped = [], []
     for group in tested:
         context = f"group {group!r} vs {reference_label!r}"
@@ -153,9 +160,10 @@ def pseudobulk_deseq2(
         (frames if isinstance(frame, pd.DataFrame) else skipped).append(frame)
     if not frames:
         msg = (
-            "pseudobulk_deseq2: no group could be tested; each needs at least 2 samples per "
-            f"arm with at least min_cells={min_cells} cells. {'; '.join(skipped)}. Lower "
-            f"min_cells, or check that adata.obs[{sample!r}] holds biological replicates."
+            f"pseudobulk_deseq2: no group could be tested: {'; '.join(skipped)}. DESeq2 needs "
+            f"at least 2 samples per arm with at least min_cells={min_cells} cells, and counts: "
+            f"lower min_cells, check that adata.obs[{sample!r}] holds biological replicates, "
+            "and that the layer holds raw counts."
         )
         raise ValueError(msg)
     return _concat(frames)
@@ -207,6 +215,10 @@ def _compare(
             f"reference arm with at least min_cells={min_cells} cells ({chosen} design)"
         )
         logger.warning("pseudobulk_deseq2: skipped %s; DESeq2 needs at least 2 per arm.", reason)
+        return reason
+    if not counts[keep].any():
+        reason = f"{context}: every gene has zero counts in these pseudobulks"
+        logger.warning("pseudobulk_deseq2: skipped %s.", reason)
         return reason
     formula = FORMULAS[chosen]
     results = _run_deseq2(counts[keep], table.loc[keep], formula, n_cpus, context)
