@@ -383,7 +383,7 @@ def test_a_failed_write_leaves_obs_as_it_was(tmp_path: Path) -> None:
     adata = _small()
     adata.obs["sample"] = [f"s{i % 2}" for i in range(60)]  # strings: anndata makes categories
     adata.uns["unwritable"] = object()
-    with pytest.raises(Exception, match="unwritable|object"):
+    with pytest.raises(Exception, match=r"unwritable|object"):
         rgg.write_h5ad(adata, tmp_path / "out.h5ad")
     assert adata.obs["sample"].dtype == object
     assert list(tmp_path.iterdir()) == []
