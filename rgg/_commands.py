@@ -37,8 +37,17 @@ _TYPE_WORDS = {
 }  # fmt: skip
 
 
-def _check_types(config: dict[str, Any], where: str) -> None:
-    for key, types in _PARAMETER_TYPES.items():
+#: Expected Python types of the pseudobulk parameters (None is always allowed).
+_PSEUDOBULK_TYPES: dict[str, tuple[type, ...]] = {
+    "sample": (str,), "counts_layer": (str,), "min_cells": (int,), "design": (str,),
+    "reference": (str,), "groups": (list,),
+}  # fmt: skip
+
+
+def _check_types(
+    config: dict[str, Any], where: str, types_of: dict[str, tuple[type, ...]] = _PARAMETER_TYPES
+) -> None:
+    for key, types in types_of.items():
         value = config.get(key)
         wrong = value is not None and (
             not isinstance(value, types) or (bool not in types and isinstance(value, bool))
@@ -55,8 +64,7 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     logreg: dict[str, Any] = {}
     sources = []
     if args.test_config:
-        with open(args.test_config) as handle:
-            sources.append((args.test_config, handle.read()))
+        sources.append((args.test_config, _read_text(args.test_config, "--test-config")))
     if args.test_params:
         sources.append(("--test-params", args.test_params))
     for where, text in sources:
@@ -86,12 +94,61 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return {**params, **logreg}
 
 
+def _check_outputs(inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or each other, that are
+    directories, or whose folder cannot be written. ``{option: path}``, None entries skipped.
+    """
+    import os
+
+    given = {option: Path(path) for option, path in inputs.items() if path is not None}
+    seen: dict[Path, str] = {}
+    for option, path in ((o, Path(p)) for o, p in outputs.items() if p is not None):
+        resolved = path.resolve()
+        for source, input_path in given.items():
+            if resolved == input_path.resolve() or (
+                path.exists() and input_path.exists() and os.path.samefile(path, input_path)
+            ):
+                msg = (
+                    f"{option} {path} is {source}; rgg never overwrites its inputs. Choose "
+                    "another output path."
+                )
+                raise ValueError(msg)
+        if resolved in seen:
+            msg = f"{option} and {seen[resolved]} are the same file {path}; give each its own path."
+            raise ValueError(msg)
+        seen[resolved] = option
+        if path.is_dir():
+            msg = f"{option} {path} is a directory; give a file path inside it, e.g. {path / 'result'}."
+            raise ValueError(msg)
+        folder = resolved.parent
+        while not folder.exists():  # the folders rgg would create
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            msg = f"{option} {path}: cannot write in {folder}; choose a folder you can write to."
+            raise ValueError(msg)
+
+
 def _tested_var_names(adata: Any, params: dict[str, Any]) -> Any:
     """Names of the genes the ranking will test (raw's when it tests adata.raw)."""
     use_raw = params.get("use_raw")
     if use_raw is None:
         use_raw = adata.raw is not None and params.get("layer") is None
     return adata.raw.var_names if use_raw and adata.raw is not None else adata.var_names
+
+
+def _read_text(path: str, option: str) -> str:
+    """The text of a YAML/JSON file given as ``option``, or one line on why it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        msg = f"{option} {path}: no such file; check the path."
+    except IsADirectoryError:
+        msg = f"{option} {path} is a directory; give the YAML file."
+    except UnicodeDecodeError:
+        msg = f"{option} {path} is not a text file; give a YAML or JSON file of test parameters."
+    except PermissionError:
+        msg = f"{option} {path}: permission denied; make the file readable for this user."
+    raise ValueError(msg)
 
 
 def _json_option(text: str | None, option: str) -> dict[str, Any]:
@@ -144,6 +201,13 @@ def rank(args: argparse.Namespace) -> int:
     from .io.provenance import now, provenance_record, to_json
 
     started = now()
+    _check_outputs(
+        {"the input file": args.input, "the --test-config file": args.test_config},
+        {"--out": args.out, "--uns-out": args.uns_out},
+    )
+    if args.uns_out and "/" in args.key_added:
+        msg = f"--key-added {args.key_added!r}: an h5ad key (--uns-out) cannot hold '/'; choose another."
+        raise ValueError(msg)
     params = test_parameters(args)
     config = _json_option(args.record_config, "--record-config")
     settings.progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -240,10 +304,13 @@ def pseudobulk(args: argparse.Namespace) -> int:
     from .pseudobulk import pseudobulk_deseq2
 
     started = now()
+    _check_outputs({"the input file": args.input}, {"--out": args.out})
     from .comparisons import PSEUDOBULK_DEFAULTS
 
     params = dict(PSEUDOBULK_DEFAULTS)
-    params |= _parameter_mapping(args.test_params, PSEUDOBULK_KEYS, "--test-params")
+    given = _parameter_mapping(args.test_params, PSEUDOBULK_KEYS, "--test-params")
+    _check_types(given, "--test-params", _PSEUDOBULK_TYPES)
+    params |= given
     for key in PSEUDOBULK_KEYS:
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)
@@ -305,6 +372,12 @@ def collect(args: argparse.Namespace) -> int:
     from .io.provenance import now, provenance_record
 
     started = now()
+    tables = [Path(path).resolve() for path in args.tables]
+    repeated = sorted({str(path) for path in args.tables if tables.count(Path(path).resolve()) > 1})
+    if repeated:
+        msg = f"{repeated[0]} is given more than once; its rows would be in the table twice."
+        raise ValueError(msg)
+    _check_outputs({f"the input table {p}": p for p in args.tables}, {"--out": args.out})
     config = _json_option(args.record_config, "--record-config")
     n_rows = write_combined_results(
         args.tables,
@@ -326,6 +399,10 @@ def annotate(args: argparse.Namespace) -> int:
     from .io.provenance import now, provenance_record, to_json
 
     started = now()
+    _check_outputs(
+        {"the input file": args.input, **{f"the results file {p}": p for p in args.results}},
+        {"--out": args.out},
+    )
     adata = read_h5ad(args.input, backed=True)  # names only: the matrices are copied as bytes
     genes = set(adata.var_names)
     if adata.raw is not None:
@@ -336,6 +413,11 @@ def annotate(args: argparse.Namespace) -> int:
     for path in args.results:
         entries = read_uns_h5ad(path)
         records.update(entries.pop("rgg_provenance", {}))
+        if not entries:
+            msg = (
+                f"{path} holds no rank_genes_groups result; give the files of `rgg rank --uns-out`."
+            )
+            raise ValueError(msg)
         for key, result in entries.items():
             if key in added:
                 msg = f"{path} and {added[key]} both hold uns[{key!r}]; rank them with different --key-added."
@@ -365,7 +447,18 @@ def report(args: argparse.Namespace) -> int:
         if not separator or not name or not path:
             msg = f"--dataset {item!r}: write NAME=PATH, e.g. --dataset pbmc=data/pbmc.h5ad."
             raise ValueError(msg)
+        if name in datasets:
+            msg = f"--dataset {name!r} is given twice ({datasets[name]} and {path}); give it once."
+            raise ValueError(msg)
         datasets[name] = path
+    _check_outputs(
+        {
+            "the markers table": args.markers,
+            "the --pseudobulk table": args.pseudobulk,
+            **{f"the file of --dataset {name}": path for name, path in datasets.items()},
+        },
+        {"--out": args.out},
+    )
     if args.top_n < 1:
         msg = f"--top-n {args.top_n}: show at least one gene per group."
         raise ValueError(msg)
@@ -393,6 +486,16 @@ def _check_result_fits(result: Any, adata: Any, genes: set[str], key: str, path:
         msg = f"{path}: uns[{key!r}] groups cells by obs[{groupby!r}], which this dataset does not have."
         raise ValueError(msg)
     names = result["names"]
+    categories = adata.obs[groupby]
+    categories = categories.cat.categories if hasattr(categories, "cat") else categories.unique()
+    strange = sorted(set(names.dtype.names) - {str(c) for c in categories})
+    if strange:
+        msg = (
+            f"{path}: uns[{key!r}] has results for groups {strange[:3]} that obs[{groupby!r}] of "
+            "this dataset does not have; were the results computed on another file (or the "
+            "categories renamed since)?"
+        )
+        raise ValueError(msg)
     unknown = {str(gene) for field in names.dtype.names for gene in names[field]} - genes
     if unknown:
         example = ", ".join(sorted(unknown)[:3])

@@ -9,9 +9,11 @@ one line and exits with 130. The commands themselves live in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 
 from . import __version__
 from ._types import CORR_METHODS, CORR_SCOPES, FOLD_CHANGES, METHODS, REST_SCOPES
@@ -323,7 +325,9 @@ def _add_annotate(commands: argparse._SubParsersAction) -> None:
         description="Read INPUT and write it to --out with each RESULTS file's uns entries "
         "(scanpy's rank_genes_groups structure, under the key each was ranked with) added, "
         "so that scanpy's rank_genes_groups_df and plots work on the file after "
-        "anndata.read_h5ad, also when group labels contain '/'. Written atomically.",
+        "anndata.read_h5ad, also when group labels contain '/'. Results of about 1,000 groups "
+        "or more, or with labels no HDF5 name can hold ('../x', '/a', '.', an empty label), "
+        "are stored in rgg's columns layout: read those with rgg.read_h5ad. Written atomically.",
     )
     annotate.add_argument("input", help="the .h5ad file the results were computed on")
     annotate.add_argument(
@@ -377,6 +381,20 @@ def _show_warnings() -> None:
         logger.addHandler(_StderrHandler(logging.WARNING))
 
 
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Python warnings (anndata's, PyDESeq2's) as one ``rgg: warning:`` line each, not two
+    lines with the library's source file."""
+    previous = warnings.formatwarning
+    warnings.formatwarning = lambda message, category, *_, **__: (
+        f"rgg: warning: {category.__name__}: {message}\n"
+    )
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``rgg`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     from . import _commands
@@ -395,7 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": _commands.report,
     }[args.command]
     try:
-        return run(args)
+        with _one_line_warnings():
+            return run(args)
     except KeyboardInterrupt:
         if args.debug:
             raise

@@ -233,6 +233,7 @@ def _check_names(config: Mapping[str, Any]) -> None:
             )
             raise ConfigError(msg)
         _check_test_kind(name, test)
+        _check_reference(name, test)
         per_gene = [
             key for key in _PER_GENE_OPTIONS if test.get(key) is not None and test[key] is not False
         ]
@@ -283,6 +284,26 @@ def _check_test_kind(name: str, test: Mapping[str, Any]) -> None:
         raise ConfigError(msg)
 
 
+def _check_reference(name: str, test: Mapping[str, Any]) -> None:
+    """A reference and groups that leave something to compare (as rank_genes_groups checks)."""
+    reference = test.get("reference", "rest")
+    pool = {str(label) for label in ([reference] if isinstance(reference, str) else reference)}
+    if len(pool) > 1 and "rest" in pool:
+        msg = (
+            f"tests.{name}: reference {sorted(pool)} mixes 'rest' with groups; give 'rest' or "
+            "the groups to pool as the reference."
+        )
+        raise ConfigError(msg)
+    groups = {str(label) for label in test.get("groups") or ()}
+    if "rest" not in pool and groups and groups <= pool:
+        msg = (
+            f"tests.{name}: groups {sorted(groups)} are all in the reference, so nothing is "
+            "compared with it; list other groups in 'groups' (the reference is added), or drop "
+            "'groups'."
+        )
+        raise ConfigError(msg)
+
+
 def _check_uns_keys(comparisons: list[Comparison]) -> None:
     seen: dict[tuple[str, str], Comparison] = {}
     for comparison in comparisons:
@@ -308,6 +329,9 @@ def _check_data(config: Mapping[str, Any], comparisons: list[Comparison]) -> Non
     for dataset in sorted({c.dataset for c in comparisons}):
         entry = config["datasets"][dataset]
         path = Path(entry["path"])
+        if path.is_dir():
+            msg = f"datasets.{dataset}.path {os.fspath(path)} is a directory; give the h5ad file."
+            raise ConfigError(msg)
         if not path.is_file():
             continue
         where = f"dataset {dataset!r} ({os.fspath(path)})"
@@ -380,8 +404,8 @@ def _check_comparison(
                 f"test {comparison.test!r} names {key} {label!r}, which is not a group of "
                 f"obs[{column!r}] in {where}.{did_you_mean(label, labels)} Groups: "
                 f"{', '.join(labels)}. Exclude the combination with comparisons.exclude: "
-                f"[{{grouping: {comparison.grouping}, test: {comparison.test}}}], or fix the "
-                f"{key}."
+                f"[{{dataset: {comparison.dataset}, grouping: {comparison.grouping}, test: "
+                f"{comparison.test}}}], or fix the {key}."
             )
             raise ConfigError(msg)
 

@@ -197,7 +197,8 @@ def _check_mask_var(adata: AnnData, mask_var: Any) -> np.ndarray | None:
             msg = "The shape of the mask do not match the data."
             raise ValueError(msg)
     if not is_bool_dtype(mask.dtype):
-        msg = "Mask array must be boolean."
+        where = f"adata.var[{mask_var!r}]" if isinstance(mask_var, str) else "the mask"
+        msg = f"Mask array must be boolean ({where} has dtype {mask.dtype})."
         raise ValueError(msg)
     return mask.astype(bool)
 
@@ -325,6 +326,11 @@ def build_plan(
         use_raw = adata.raw is not None
     elif use_raw is True and adata.raw is None:
         msg = "Received `use_raw=True`, but `adata.raw` is empty."
+        if layer is not None:
+            msg += f" To test adata.layers[{layer!r}], drop use_raw (or pass use_raw=False)."
+        raise ValueError(msg)
+    if key_added is not None and (not isinstance(key_added, str) or not key_added):
+        msg = f"key_added must be a non-empty string (a key of adata.uns), got {key_added!r}."
         raise ValueError(msg)
 
     if method is None:
@@ -365,7 +371,6 @@ def build_plan(
     labels = _groupby_categorical(adata, groupby)
     categories = labels.categories
     _check_distinct_labels(categories, groupby)
-    _check_n_genes(n_genes)
     if adata.n_obs == 0 or len(categories) == 0:
         msg = (
             f"adata has no cells to group (n_obs={adata.n_obs}, "
@@ -524,6 +529,7 @@ def build_plan(
         _check_rest_has_cells(group_labels, n_per_code, groupby)
 
     n_tested = len(genes)
+    _check_n_genes(n_genes, n_tested)
     n_genes_user = n_tested if n_genes is None or n_genes > n_tested else int(n_genes)
 
     log1p = adata.uns.get("log1p")
@@ -746,13 +752,21 @@ def _check_distinct_labels(categories: pd.Index, groupby: str) -> None:
     raise ValueError(msg)
 
 
-def _check_n_genes(n_genes: Any) -> None:
-    """``n_genes`` is a number of genes per group: a positive integer, or None for all."""
+def _check_n_genes(n_genes: Any, n_tested: int) -> None:
+    """``n_genes`` as scanpy reads it: None or 0 keep every tested gene, ``-k`` drops the
+    ``k`` lowest; dropping every gene (``-k <= -n_tested``) would leave empty tables."""
     if n_genes is None:
         return
-    if isinstance(n_genes, bool) or not isinstance(n_genes, int | np.integer) or n_genes < 1:
+    if isinstance(n_genes, bool) or not isinstance(n_genes, int | np.integer):
         msg = (
-            f"n_genes must be a positive number of genes per group (or None for every tested "
+            f"n_genes must be an integer number of genes per group (or None for every tested "
             f"gene), got {n_genes!r}."
+        )
+        raise ValueError(msg)
+    if n_genes <= -n_tested:
+        msg = (
+            f"n_genes={n_genes} would drop all {n_tested} tested genes: a negative n_genes "
+            "drops that many of the lowest-ranked genes (as in scanpy). Pass a positive number "
+            "of genes per group, or None for all."
         )
         raise ValueError(msg)

@@ -26,18 +26,26 @@ def lock_hint(workdir: str | os.PathLike[str], argv: Sequence[str]) -> str | Non
     workdir
         The workflow's working directory (Snakemake's ``--directory``).
     argv
-        The ``snakemake`` command line; no hint while it unlocks.
+        The ``snakemake`` command line (``sys.argv``); no hint while it unlocks or dry-runs.
     """
-    if "--unlock" in argv:
-        return None
+    if _given(argv, "--unlock") or _given(argv, "--dry-run", "--dryrun") or "-n" in argv:
+        return None  # unlocking, or a dry run, which does not need the lock
     locks = Path(workdir) / LOCKS
     if not locks.is_dir() or not any(locks.iterdir()):
         return None
-    command = shlex.join(["snakemake", *[a for a in argv[1:] if a not in {"--quiet", "-q"}]])
+    command = shlex.join([a for a in argv if a not in {"--quiet", "-q"}])
     return (
         f"rgg: {locks} holds the lock of an earlier run in this folder. If that run is still "
         "going, let it finish. If it was killed (kill -9, a lost SSH session, a power cut), "
         "remove the lock once with the same command and --unlock, e.g.\n"
         f"    {command} --unlock\n"
         "then rerun: complete outputs are kept and incomplete ones are made again."
+    )
+
+
+def _given(argv: Sequence[str], *options: str) -> bool:
+    """Whether one of ``options`` is in ``argv``, also abbreviated as argparse allows."""
+    return any(
+        arg.startswith("--") and len(arg) > 4 and any(o.startswith(arg) for o in options)
+        for arg in argv[1:]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,6 +152,13 @@ def test_rank_parameters_carry_dataset_matrix_and_logreg_options() -> None:
             "no counts layer 'count' for the pseudobulk test. Did you mean 'counts'?",
         ),
         ({"datasets": {"pseudobulk": {"path": PBMC}}}, "used by the workflow's own outputs"),
+        ({"tests__vs-b__reference": ["rest", "NK"]}, "mixes 'rest' with groups"),
+        ({"tests__vs-b__groups": ["B cell"]}, "are all in the reference, so nothing is compared"),
+        (
+            {"tests__vs-b__reference": ["B cell", "NK"], "tests__vs-b__groups": ["NK"]},
+            "are all in the reference",
+        ),
+        ({"datasets__synth__path": str(Path(__file__).parent)}, "is a directory; give the h5ad"),
     ],
 )
 def test_config_mistakes_are_named_with_the_fix(changes: dict[str, Any], message: str) -> None:
@@ -188,7 +196,7 @@ def test_a_reference_missing_from_a_grouping_suggests_an_exclude() -> None:
         resolve_comparisons(_config(comparisons={}))  # vs-b ('B cell') also meets bulk_labels
     message = str(info.value)
     assert "names reference 'B cell', which is not a group of obs['bulk_labels']" in message
-    assert "comparisons.exclude: [{grouping: bulk_labels, test: vs-b}]" in message
+    assert "comparisons.exclude: [{dataset: pbmc, grouping: bulk_labels, test: vs-b}]" in message
 
 
 def test_duplicate_keys_are_refused_but_merge_keys_allowed(tmp_path) -> None:

@@ -256,8 +256,9 @@ def test_a_stale_snakemake_lock_gets_the_unlock_hint(tmp_path: Path) -> None:
     hint = lock_hint(tmp_path, argv)
     assert hint is not None
     assert "killed" in hint
-    assert "snakemake --cores 2 --configfile 'my config.yaml' --unlock" in hint
-    assert lock_hint(tmp_path, [*argv, "--unlock"]) is None  # while unlocking
+    assert "/venv/bin/snakemake --cores 2 --configfile 'my config.yaml' --unlock" in hint
+    for extra in ("--unlock", "--unl", "-n", "--dry-run", "--dryrun"):
+        assert lock_hint(tmp_path, [*argv, extra]) is None  # unlocking, or no lock needed
     assert os.fspath(locks) in hint
 
 
@@ -272,16 +273,27 @@ def _small(labels: list | None = None) -> ad.AnnData:
     return adata
 
 
-@pytest.mark.parametrize("n_genes", [-8, -100, -1, 0, 1.5, True, "5"])
+@pytest.mark.parametrize(
+    ("n_genes", "message"),
+    [
+        (-8, "n_genes=-8 would drop all 8 tested genes"),
+        (-100, "n_genes=-100 would drop all 8 tested genes"),
+        (1.5, "n_genes must be an integer"),
+        (True, "n_genes must be an integer"),
+        ("5", "n_genes must be an integer"),
+    ],
+)
 @pytest.mark.parametrize("method", ["t-test", "wilcoxon", "logreg"])
-def test_n_genes_must_be_a_positive_integer(n_genes, method: str) -> None:
-    """A negative n_genes once wrote past the end of the result buffers (a crash later)."""
+def test_n_genes_that_leaves_no_gene_or_is_no_integer_is_refused(n_genes, message, method) -> None:
+    """n_genes <= -(tested genes) once wrote past the end of the result buffers (a crash
+    later); scanpy fails there too (numpy's kth out of bounds)."""
     adata = _small()
-    with pytest.raises(ValueError, match=r"n_genes must be a positive number of genes"):
+    with pytest.raises(ValueError, match=re.escape(message)):
         rgg.rank_genes_groups(adata, "g", n_genes=n_genes, method=method)
     assert "rank_genes_groups" not in adata.uns
-    rgg.rank_genes_groups(adata, "g", n_genes=np.int64(3), method=method)
-    assert len(adata.uns["rank_genes_groups"]["names"]) == 3
+    for n_genes, n_rows in ((np.int64(3), 3), (0, 8), (-7, 1)):  # 0 and -k as in scanpy
+        rgg.rank_genes_groups(adata, "g", n_genes=n_genes, method=method)
+        assert len(adata.uns["rank_genes_groups"]["names"]) == n_rows
 
 
 @pytest.mark.parametrize("method", ["t-test", "wilcoxon", "logreg"])
@@ -404,3 +416,212 @@ def test_duplicate_gene_names_with_pts_are_refused_before_ranking(tmp_path: Path
     assert "rgg: ranking" not in err  # refused before the ranking, not after it
     assert err.strip().splitlines()[-1].startswith("rgg: error: 1 gene names occur more than once")
     assert not out.exists()
+
+
+def test_numba_gets_a_cache_folder_on_a_read_only_install(monkeypatch, tmp_path: Path) -> None:
+    """A read-only shared install, run by a user without a writable home: Numba finds no cache
+    folder and every kernel fails at import, unless rgg points it at the temporary folder."""
+    import numba
+
+    from rgg.kernels import _jit
+
+    writable = {tmp_path / f"rgg-numba-cache-{os.getuid()}"}
+    monkeypatch.setattr(_jit, "_writable", lambda directory: directory in writable)
+    monkeypatch.setattr(_jit.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    _jit._ensure_cache_dir()
+    assert str(tmp_path / f"rgg-numba-cache-{os.getuid()}") == numba.config.CACHE_DIR
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "/elsewhere")  # the user's choice wins
+    _jit._ensure_cache_dir()
+    assert numba.config.CACHE_DIR == "/elsewhere"
+
+
+# --- found by the audit of the command line -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ranked_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The synthetic data, one `rgg rank` table and uns file, and a combined table."""
+    workdir = tmp_path_factory.mktemp("cli")
+    data = workdir / "data.h5ad"
+    rgg.datasets.synthetic().write_h5ad(data)
+    table, uns, markers = workdir / "w.parquet", workdir / "w.uns.h5ad", workdir / "m.parquet"
+    argv = ["rank", str(data), "--groupby", "cell_type", "--method", "wilcoxon"]
+    assert cli.main([*argv, "--out", str(table), "--uns-out", str(uns)]) == 0
+    assert cli.main(["collect", str(table), "--out", str(markers)]) == 0
+    return {"data": data, "table": table, "uns": uns, "markers": markers}
+
+
+def _one_error_line(capsys) -> str:
+    lines = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("rgg: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["rank", "{data}", "--groupby", "cell_type", "--out", "{data}"], "is the input file"),
+        (
+            ["rank", "{data}", "--groupby", "cell_type", "--out", "{new}", "--uns-out", "{data}"],
+            "--uns-out {data} is the input file",
+        ),
+        (
+            ["rank", "{data}", "--groupby", "cell_type", "--out", "{new}", "--uns-out", "{new}"],
+            "are the same file",
+        ),
+        (["rank", "{data}", "--groupby", "cell_type", "--out", "{folder}"], "is a directory"),
+        (["collect", "{table}", "--out", "{table}"], "is the input table"),
+        (["collect", "{table}", "{table}", "--out", "{new}"], "is given more than once"),
+        (["annotate", "{data}", "{uns}", "--out", "{data}"], "is the input file"),
+        (["annotate", "{data}", "{uns}", "--out", "{uns}"], "is the results file"),
+        (["report", "{markers}", "--out", "{markers}"], "is the markers table"),
+        (
+            [
+                "pseudobulk",
+                "{data}",
+                "--groupby",
+                "cell_type",
+                "--sample",
+                "donor",
+                "--out",
+                "{data}",
+            ],
+            "is the input file",
+        ),
+    ],
+)
+def test_outputs_never_overwrite_inputs_or_each_other(
+    ranked_files, tmp_path: Path, capsys, argv: list[str], message: str
+) -> None:
+    paths = {**{k: str(v) for k, v in ranked_files.items()}, "new": str(tmp_path / "new.out")}
+    paths["folder"] = str(tmp_path)
+    before = {name: Path(path).read_bytes() for name, path in ranked_files.items()}
+    assert cli.main([part.format(**paths) for part in argv]) == cli.EXIT_USAGE
+    assert message.format(**paths) in _one_error_line(capsys)
+    assert {name: Path(path).read_bytes() for name, path in ranked_files.items()} == before
+    assert not (tmp_path / "new.out").exists()
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_ranking(
+    ranked_files, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(  # root may write anywhere: play a user who may not write here
+        os, "access", lambda path, mode: Path(path) != folder and real_access(path, mode)
+    )
+    argv = ["rank", str(ranked_files["data"]), "--groupby", "cell_type"]
+    assert cli.main([*argv, "--out", str(folder / "sub" / "o.parquet")]) == cli.EXIT_USAGE
+    error = _one_error_line(capsys)
+    assert f"cannot write in {folder}" in error
+    assert "ranking" not in capsys.readouterr().err
+
+
+def test_collect_refuses_a_comparison_given_twice(ranked_files, tmp_path: Path, capsys) -> None:
+    copy = tmp_path / "copy.parquet"
+    copy.write_bytes(ranked_files["table"].read_bytes())
+    out = tmp_path / "all.parquet"
+    argv = ["collect", str(ranked_files["markers"]), str(copy), "--out", str(out)]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert "both hold the comparison data/cell_type/wilcoxon" in _one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_annotate_refuses_results_of_other_groups_and_files_without_results(
+    ranked_files, tmp_path: Path, capsys
+) -> None:
+    relabelled = rgg.datasets.synthetic()
+    categories = relabelled.obs["cell_type"].cat.categories
+    relabelled.obs["cell_type"] = relabelled.obs["cell_type"].cat.rename_categories(
+        [f"type {i}" for i in range(len(categories))]
+    )
+    other = tmp_path / "relabelled.h5ad"
+    relabelled.write_h5ad(other)
+    out = tmp_path / "annotated.h5ad"
+    assert cli.main(["annotate", str(other), str(ranked_files["uns"]), "--out", str(out)]) == 2
+    assert "has results for groups" in _one_error_line(capsys)
+    argv = ["annotate", str(ranked_files["data"]), str(other), "--out", str(out)]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert "holds no rank_genes_groups result" in _one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_report_refuses_a_dataset_file_the_results_did_not_come_from(
+    ranked_files, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "report.html"
+    pbmc = rgg.datasets.pbmc68k_reduced_path()
+    argv = ["report", str(ranked_files["markers"]), "--dataset", f"data={pbmc}", "--out", str(out)]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    error = _one_error_line(capsys)
+    assert "has no obs column 'cell_type' that cell_type/wilcoxon was computed on" in error
+    data = f"data={ranked_files['data']}"
+    argv = ["report", str(ranked_files["markers"]), "--dataset", data, "--dataset", data]
+    assert cli.main([*argv, "--out", str(out)]) == cli.EXIT_USAGE
+    assert "--dataset 'data' is given twice" in _one_error_line(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--key-added", ""], "key_added must be a non-empty string"),
+        (["--uns-out", "{tmp}/u.h5ad", "--key-added", "a/b"], "cannot hold '/'"),
+        (["--test-config", "{tmp}/missing.yaml"], "--test-config {tmp}/missing.yaml: no such file"),
+        (["--test-config", "{data}"], "is not a text file"),
+        (["--mask-var", "highly_variable_rank"], "Did not find"),
+    ],
+)
+def test_more_rank_mistakes_are_one_line(
+    ranked_files, tmp_path: Path, capsys, argv: list[str], message: str
+) -> None:
+    paths = {"tmp": str(tmp_path), "data": str(ranked_files["data"])}
+    base = ["rank", str(ranked_files["data"]), "--groupby", "cell_type", "--out"]
+    full = [*base, str(tmp_path / "o.parquet"), *[part.format(**paths) for part in argv]]
+    assert cli.main(full) == cli.EXIT_USAGE
+    assert message.format(**paths) in _one_error_line(capsys)
+    assert not (tmp_path / "o.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ('{sample: donor, min_cells: "ten"}', "min_cells must be an integer, got 'ten'"),
+        ("{sample: [donor]}", "sample must be a string"),
+    ],
+)
+def test_pseudobulk_parameters_of_the_wrong_type_are_one_line(
+    ranked_files, tmp_path: Path, capsys, params: str, message: str
+) -> None:
+    argv = ["pseudobulk", str(ranked_files["data"]), "--groupby", "cell_type"]
+    argv += ["--test-params", params, "--out", str(tmp_path / "o.parquet")]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert message in _one_error_line(capsys)
+
+
+def test_a_directory_given_as_input_is_named(tmp_path: Path, capsys) -> None:
+    argv = ["rank", str(tmp_path), "--groupby", "g", "--out", str(tmp_path / "o.parquet")]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert "is a directory, not an h5ad file" in _one_error_line(capsys)
+    assert cli.main(["collect", str(tmp_path), "--out", str(tmp_path / "o.parquet")]) == 2
+    assert "is a directory, not a table" in _one_error_line(capsys)
+
+
+def test_python_warnings_are_one_line_each() -> None:
+    """A library's warning (anndata's, PyDESeq2's) is one ``rgg: warning:`` line, not the
+    warning and its source line. In a subprocess: pytest records warnings itself."""
+    script = (
+        "import warnings, rgg._commands as commands, rgg.cli as cli\n"
+        "def command(args):\n"
+        '    warnings.warn("a library\'s warning", FutureWarning, stacklevel=1)\n'
+        "    return 0\n"
+        "commands.demo = command\n"
+        "raise SystemExit(cli.main(['demo']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stderr.splitlines() == ["rgg: warning: FutureWarning: a library's warning"]

@@ -86,9 +86,15 @@ def read_h5ad(path: str | os.PathLike[str], *, backed: bool | Literal["r"] = Fal
         )
         raise ValueError(msg)
     target = Path(path)
+    if target.is_dir():
+        msg = f"{os.fspath(path)} is a directory, not an h5ad file; give the file inside it."
+        raise FileNotFoundError(msg)
     if not target.is_file():
         msg = f"{os.fspath(path)}: no such file; check the path (relative paths start from {os.getcwd()})."
         raise FileNotFoundError(msg)
+    if not os.access(target, os.R_OK):
+        msg = f"{os.fspath(path)}: permission denied; make the file readable for this user."
+        raise PermissionError(msg)
     try:
         adata = ad.read_h5ad(target, backed="r" if backed else None)
     except (OSError, KeyError, ValueError, TypeError) as error:

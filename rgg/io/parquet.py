@@ -266,11 +266,24 @@ def write_combined_results(
     records: list[dict[str, Any]] = []
     kind = None
     n_rows = 0
+    where: dict[tuple, str] = {}
     for path in paths:
         metadata = _checked_metadata(path, kind)  # checked once, then the table itself
         kind = _kind(metadata)
         tables.append(pl.scan_parquet(path))
         n_rows += pl.scan_parquet(path).select(pl.len()).collect().item()
+        for record in _comparisons(metadata):
+            name = tuple(record.get(key) for key in ("dataset", "grouping", "test"))
+            if None in name:  # written without names (write_results' comparison=None)
+                continue
+            if name in where:
+                msg = (
+                    f"{os.fspath(path)} and {where[name]} both hold the comparison "
+                    f"{'/'.join(map(str, name))}; its rows would be in the combined table twice. "
+                    "Give each table once (a combined table already holds its parts)."
+                )
+                raise ValueError(msg)
+            where[name] = os.fspath(path)
         records.extend(_comparisons(metadata))
     kind = kind or "markers"
     # streamed: the inputs are read and written a row group at a time, never held together
@@ -334,10 +347,12 @@ def _kind(metadata: Mapping[str, str]) -> str:
 
 def _checked_metadata(path: str | os.PathLike[str], kind: str | None = None) -> dict[str, str]:
     """The file's rgg metadata, after checking its kind (when given) and schema version."""
+    if not os.path.isfile(path):
+        what = "is a directory, not a table" if os.path.isdir(path) else "no such file"
+        msg = f"{os.fspath(path)}: {what}; check the path."
+        raise FileNotFoundError(msg)
     try:
         metadata = pl.read_parquet_metadata(path)
-    except FileNotFoundError:
-        raise
     except Exception as error:  # polars raises ComputeError & co. for files that are not Parquet
         msg = f"{os.fspath(path)} is not a readable Parquet file ({error}); rerun the step that wrote it."
         raise ValueError(msg) from error

@@ -29,6 +29,36 @@ try:
 except ImportError:  # Windows: no flock; compile without the inter-process lock
     fcntl = None
 
+
+def _writable(directory: Path) -> bool:
+    """Whether ``directory`` exists (or can be made) and this user may write in it."""
+    with contextlib.suppress(OSError):
+        directory.mkdir(parents=True, exist_ok=True)
+    return directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)
+
+
+def _ensure_cache_dir() -> None:
+    """Give Numba a cache folder when neither of its own is writable.
+
+    Numba caches beside the source (``__pycache__``) or in the user's cache folder; on a
+    read-only shared install run by a user without a writable home it finds neither and every
+    ``cache=True`` kernel fails at import ("no locator available"). Then the cache goes to a
+    per-user folder in the temporary directory.
+    """
+    if numba.config.CACHE_DIR:
+        return
+    from numba.misc.appdirs import AppDirs
+
+    user_cache = Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
+    if _writable(Path(__file__).parent / "__pycache__") or _writable(user_cache):
+        return
+    user = os.getuid() if hasattr(os, "getuid") else os.getlogin()
+    fallback = Path(tempfile.gettempdir()) / f"rgg-numba-cache-{user}"
+    if _writable(fallback):
+        numba.config.CACHE_DIR = str(fallback)
+
+
+_ensure_cache_dir()
 njit = functools.partial(numba.njit, cache=True, nogil=True)
 """Helper called from other kernels (compiled as part of its caller, under its lock)."""
 

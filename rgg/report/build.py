@@ -219,12 +219,31 @@ def _comparison_section(view: ComparisonView, adata: Any, top_n: int) -> dict[st
     if adata is None or "tested_matrix" not in data:
         section["note"] = "The data file was not given to the report: no dot plot or heatmap."
         return section
+    _check_dataset_fits(view, adata, data)
     genes = list(dict.fromkeys(view.top(min(top_n, 5))["gene"].to_list()))
     means, fractions = group_expression(adata, data, genes)
     shown = [group for group in groups if group in means.index]
     section["dot_plot"] = plots.dot_plot(means, fractions, shown)
     section["heatmap"] = plots.heatmap(means, shown)
     return section
+
+
+def _check_dataset_fits(view: ComparisonView, adata: Any, data: Mapping[str, Any]) -> None:
+    """Refuse a dataset file that lacks what the comparison was computed on."""
+    groupby, layer = data.get("groupby"), data.get("layer")
+    missing = None
+    if groupby not in adata.obs:
+        missing = f"obs column {groupby!r}"
+    elif layer is not None and layer not in adata.layers:
+        missing = f"layer {layer!r}"
+    elif data["tested_matrix"] == "raw.X" and adata.raw is None:
+        missing = "adata.raw"
+    if missing is not None:
+        msg = (
+            f"dataset {view.dataset!r} ({adata.filename or 'in memory'}) has no {missing} that "
+            f"{view.grouping}/{view.test} was computed on; is it the file the results came from?"
+        )
+        raise ValueError(msg)
 
 
 def _dataset_rows(views: list[ComparisonView], paths: Mapping[str, Any]) -> list[dict[str, Any]]:
