@@ -459,6 +459,9 @@ def report(args: argparse.Namespace) -> int:
         },
         {"--out": args.out},
     )
+    if args.benchmarks is not None and not Path(args.benchmarks).is_dir():
+        msg = f"--benchmarks {args.benchmarks}: not a folder of Snakemake benchmark files."
+        raise ValueError(msg)
     if args.top_n < 1:
         msg = f"--top-n {args.top_n}: show at least one gene per group."
         raise ValueError(msg)

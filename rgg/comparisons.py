@@ -294,6 +294,12 @@ def _check_reference(name: str, test: Mapping[str, Any]) -> None:
             "the groups to pool as the reference."
         )
         raise ConfigError(msg)
+    if "rest" not in pool and test.get("rest_scope", "all") != "all":
+        msg = (
+            f"tests.{name}: rest_scope chooses what 'rest' holds, but the reference is "
+            f"{sorted(pool)}; drop rest_scope, or compare with 'rest'."
+        )
+        raise ConfigError(msg)
     groups = {str(label) for label in test.get("groups") or ()}
     if "rest" not in pool and groups and groups <= pool:
         msg = (

@@ -427,6 +427,12 @@ def build_plan(
             "added), or pass groups='all'."
         )
         raise ValueError(msg)
+    if rest_scope == "groups" and reference != "rest":
+        msg = (
+            f"rest_scope='groups' chooses what 'rest' holds, but reference={reference!r} is "
+            "not 'rest'; drop rest_scope, or use reference='rest'."
+        )
+        raise ValueError(msg)
     if rest_scope == "groups" and reference == "rest" and len(positions) < 2:
         msg = (
             f"rest_scope='groups' compares each group with the other selected groups, but only "

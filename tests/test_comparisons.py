@@ -153,6 +153,7 @@ def test_rank_parameters_carry_dataset_matrix_and_logreg_options() -> None:
         ),
         ({"datasets": {"pseudobulk": {"path": PBMC}}}, "used by the workflow's own outputs"),
         ({"tests__vs-b__reference": ["rest", "NK"]}, "mixes 'rest' with groups"),
+        ({"tests__vs-b__rest_scope": "groups"}, "rest_scope chooses what 'rest' holds"),
         ({"tests__vs-b__groups": ["B cell"]}, "are all in the reference, so nothing is compared"),
         (
             {"tests__vs-b__reference": ["B cell", "NK"], "tests__vs-b__groups": ["NK"]},

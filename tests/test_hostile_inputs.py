@@ -318,6 +318,11 @@ def test_a_group_listed_twice_is_one_group_as_in_scanpy() -> None:
     )
 
 
+def test_rest_scope_with_a_reference_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"rest_scope='groups' chooses what 'rest' holds"):
+        rgg.rank_genes_groups(_small(), "g", rest_scope="groups", reference="b")
+
+
 def test_categories_that_print_alike_are_refused() -> None:
     adata = _small([(1, "1", "b")[i % 3] for i in range(60)])
     with pytest.raises(ValueError, match=r"the categories 1 and '1' .* same label '1'"):
