@@ -29,6 +29,7 @@ _PARAMETER_TYPES: dict[str, tuple[type, ...]] = {
     "mask_var": (str,), "layer": (str,), "use_raw": (bool,), "auroc": (bool,),
     "corr_scope": (str,), "rest_scope": (str,), "fold_change": (str,),
     "min_pct": (float, int), "min_diff_pct": (float, int), "min_logfc": (float, int),
+    "mean_in_log_space": (bool,),
 }  # fmt: skip
 
 _TYPE_WORDS = {

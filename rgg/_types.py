@@ -7,7 +7,7 @@ from typing import Literal, get_args
 import numpy as np
 from scipy import sparse
 
-Method = Literal["logreg", "t-test", "wilcoxon", "t-test_overestim_var"]
+Method = Literal["logreg", "t-test", "wilcoxon", "t-test_overestim_var", "wilcoxon_illico"]
 CorrMethod = Literal["benjamini-hochberg", "bonferroni"]
 #: Over which p-values a correction runs: each group's own (scanpy), or all groups' together.
 CorrScope = Literal["group", "all"]
@@ -23,7 +23,7 @@ RANK_GENES_GROUPS_ARGUMENTS = frozenset({
     "adata", "groupby", "mask_var", "use_raw", "groups", "reference", "n_genes", "rankby_abs",
     "pts", "key_added", "copy", "method", "corr_method", "tie_correct", "layer", "n_jobs",
     "auroc", "corr_scope", "rest_scope", "fold_change", "min_pct", "min_diff_pct", "min_logfc",
-    "scheduler", "block_nnz", "temp_dir",
+    "scheduler", "block_nnz", "temp_dir", "mean_in_log_space",
 })  # fmt: skip
 
 METHODS: tuple[str, ...] = get_args(Method)

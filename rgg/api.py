@@ -60,6 +60,7 @@ def rank_genes_groups(
     min_pct: float | None = None,
     min_diff_pct: float | None = None,
     min_logfc: float | None = None,
+    mean_in_log_space: bool | None = None,
     scheduler: Any = None,
     block_nnz: int | None = None,
     temp_dir: str | Path | None = None,
@@ -79,7 +80,9 @@ def rank_genes_groups(
         Categorical column of ``adata.obs`` whose groups are compared.
     mask_var
         Boolean mask (length ``adata.n_vars``) or name of a boolean ``adata.var`` column:
-        test only these genes. Corrections then run over the tested genes only.
+        test only these genes. Corrections then run over the tested genes only. Default:
+        scanpy's active preset's when scanpy >= 1.13 is imported (no mask in both of its
+        presets).
     use_raw
         Test ``adata.raw.X``. Default: when ``adata.raw`` exists.
     groups
@@ -104,7 +107,12 @@ def rank_genes_groups(
     copy
         Work on a copy of ``adata`` and return it.
     method
-        ``'t-test'`` (default), ``'t-test_overestim_var'``, ``'wilcoxon'`` or ``'logreg'``.
+        ``'t-test'`` (default), ``'t-test_overestim_var'``, ``'wilcoxon'`` or ``'logreg'``;
+        also ``'wilcoxon_illico'`` (scanpy 1.13's name for its illico-computed Wilcoxon
+        test: the same statistic as ``'wilcoxon'``, stored as ``params['method'] =
+        'wilcoxon_illico'`` with the groups in illico's order, sorted by label). Default:
+        scanpy's active preset's when scanpy >= 1.13 is imported (``'wilcoxon_illico'``
+        under ``Preset.ScanpyV2Preview``), else ``'t-test'``.
     corr_method
         ``'benjamini-hochberg'`` (default) or ``'bonferroni'``, per group over the tested genes.
     tie_correct
@@ -137,6 +145,14 @@ def rank_genes_groups(
         log2(mean(expm1(y)) + 1)`` from the normalised values cell by cell (scanpy issue
         864); honours ``adata.uns['log1p']['base']``. rgg's addition; stored as
         ``params['fold_change']`` when not the default.
+    mean_in_log_space
+        scanpy 1.13's parameter. ``True``: group means of the (log) values, fold changes
+        ``log2(expm1(mean))`` ratios (scanpy's classic behaviour). ``False``: the t-tests run
+        on ``expm1`` of the values (base-aware), and every method's fold change is
+        ``log2((mean(expm1 x) + 1e-9) / (mean_other(expm1 x) + 1e-9))``; not stored in
+        ``params``, as in scanpy. Not the same as ``fold_change='expm1_mean'``
+        (Seurat's +1 pseudocount), which it excludes. Default: scanpy's active preset's when
+        scanpy >= 1.13 is imported (``False`` under ``Preset.ScanpyV2Preview``), else ``True``.
     min_pct, min_diff_pct, min_logfc
         Seurat's pre-filters (``FindMarkers``' ``min.pct``, ``min.diff.pct``,
         ``logfc.threshold``; scanpy issue 3159; rgg's addition, off by default). For each
@@ -169,8 +185,7 @@ def rank_genes_groups(
         Passed to :class:`sklearn.linear_model.LogisticRegression` for ``method='logreg'``.
         A keyword that no test reads (a misspelled parameter, or any keyword for the other
         methods) raises an error naming the closest parameter; scanpy drops it silently.
-        ``only_positive`` (legacy) means ``rankby_abs=not only_positive``; scanpy 1.13's
-        ``mean_in_log_space=True`` (its default) is accepted.
+        ``only_positive`` (legacy) means ``rankby_abs=not only_positive``.
 
     Returns
     -------
@@ -223,6 +238,7 @@ def rank_genes_groups(
         min_pct=min_pct,
         min_diff_pct=min_diff_pct,
         min_logfc=min_logfc,
+        mean_in_log_space=mean_in_log_space,
     )
     if copy and getattr(adata, "isbacked", False):
         msg = (
@@ -276,6 +292,8 @@ def compute(plan: Plan, *, lazy: LazyOptions | None = None, block_nnz: int | Non
 
     sums = sweep_lazy(plan, lazy) if lazy is not None else sweep(plan, block_nnz=block_nnz)
     _check_values(sums)
+    if plan.expm1_statistics:  # the t-test on expm1 values: test their means and variances
+        sums.sums, sums.m2 = sums.expm1_sums, sums.expm1_m2
     _hint_small_groups(plan)
     reported = np.asarray(plan.reported_groups, dtype=np.int64)
     if sums.tested is not None:

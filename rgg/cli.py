@@ -25,7 +25,7 @@ EXIT_USAGE = 2
 PARAMETER_KEYS = (
     "method", "corr_method", "reference", "groups", "n_genes", "rankby_abs", "pts",
     "tie_correct", "mask_var", "layer", "use_raw", "auroc", "corr_scope", "rest_scope",
-    "fold_change", "min_pct", "min_diff_pct", "min_logfc",
+    "fold_change", "min_pct", "min_diff_pct", "min_logfc", "mean_in_log_space",
 )  # fmt: skip
 #: Keys of a test config: the parameters, plus LogisticRegression options.
 TEST_KEYS = (*PARAMETER_KEYS, "logreg")
@@ -166,6 +166,14 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
         choices=FOLD_CHANGES,
         help="log fold change from the mean of log values ('log_mean', default, as scanpy) or "
         "of expm1 values ('expm1_mean', as Seurat)",
+    )
+    rank.add_argument(
+        "--mean-in-log-space",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="scanpy 1.13: group means of the log values (default, as scanpy's classic "
+        "preset), or with --no-mean-in-log-space of expm1 values, for the t-tests and every "
+        "fold change",
     )
     rank.add_argument(
         "--auroc",

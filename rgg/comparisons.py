@@ -23,7 +23,7 @@ from ._types import RANK_GENES_GROUPS_ARGUMENTS
 TEST_PARAMETER_KEYS = (
     "method", "corr_method", "tie_correct", "reference", "groups", "n_genes", "rankby_abs",
     "pts", "mask_var", "auroc", "corr_scope", "rest_scope", "fold_change", "min_pct",
-    "min_diff_pct", "min_logfc",
+    "min_diff_pct", "min_logfc", "mean_in_log_space",
 )  # fmt: skip
 #: Keys of a pseudobulk test (method: pseudobulk), with the defaults rgg applies. The schema
 #: sets none, so that rank tests' recorded entries do not carry them.
@@ -36,7 +36,7 @@ _RANK_ONLY_DEFAULTS: dict[str, Any] = {
     "corr_method": "benjamini-hochberg", "corr_scope": "group", "tie_correct": False,
     "fold_change": "log_mean", "rest_scope": "all", "n_genes": None, "rankby_abs": False,
     "pts": False, "auroc": False, "min_pct": None, "min_diff_pct": None, "min_logfc": None,
-    "mask_var": None, "logreg": {},
+    "mask_var": None, "logreg": {}, "mean_in_log_space": True,
 }  # fmt: skip
 #: Test options that work gene by gene and so do not exist for logreg.
 _PER_GENE_OPTIONS = ("auroc", "min_pct", "min_diff_pct", "min_logfc")

@@ -18,9 +18,10 @@ def fold_changes(
 
     ``codes`` are the groups of ``summary``'s rows (default: every selected group). Returns
     a ``(len(codes), n_genes)`` array (the reference's own row, if any, is meaningless);
-    ``plan.fold_change`` picks scanpy's or Seurat's definition.
+    ``plan.fold_change`` picks scanpy's or Seurat's definition, and ``mean_in_log_space=False``
+    scanpy 1.13's ratio of the means of expm1 values.
     """
-    if plan.fold_change == "log_mean":
+    if plan.fold_change == "log_mean" and plan.mean_in_log_space:
         return stats.log_fold_change(summary.mean, summary.mean_other, plan.log1p_base)
     codes = slice(0, plan.n_groups) if codes is None else codes
     mean = expm1_sums[:, codes].T / summary.n[:, None]
@@ -31,6 +32,9 @@ def fold_changes(
     else:
         r = plan.reference_index
         other = np.broadcast_to(expm1_sums[:, r] / np.float64(plan.n_per_code[r]), mean.shape)
+    if not plan.mean_in_log_space:  # scanpy 1.13: a ratio of the means of expm1 values
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log2((mean + 1e-9) / (other + 1e-9))
     return stats.expm1_mean_fold_change(mean, other)
 
 

@@ -7,6 +7,7 @@ a call that fails leaves ``adata`` exactly as it was.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from ._errors import (
     did_you_mean,
     obs_column,
 )
+from ._presets import active_defaults, is_v2_preview
 from ._types import (
     CORR_METHODS,
     CORR_SCOPES,
@@ -90,6 +92,12 @@ class Plan:
         only if its expressing fraction reaches ``min_pct`` in the group or in what it is
         compared with, the two fractions differ by at least ``min_diff_pct`` and its
         absolute log2 fold change reaches ``min_logfc``.
+    mean_in_log_space
+        scanpy 1.13: ``True`` computes group means on the (log) values; ``False`` on
+        ``expm1`` of them, for the t-tests' statistics and every method's fold changes.
+    stored_method
+        The method name ``params['method']`` holds when it differs from ``method``
+        (``'wilcoxon_illico'``, which is run as ``'wilcoxon'``).
     """
 
     groupby: str
@@ -122,6 +130,8 @@ class Plan:
     min_pct: float | None = None
     min_diff_pct: float | None = None
     min_logfc: float | None = None
+    mean_in_log_space: bool = True
+    stored_method: str | None = None
 
     @property
     def prefilters(self) -> bool:
@@ -148,14 +158,19 @@ class Plan:
         """Positions in ``group_labels`` of the groups that get a result field."""
         if self.method == "logreg":
             return [0] if self.n_groups <= 2 else list(range(self.n_groups))
-        return [g for g in range(self.n_groups) if g != self.reference_index]
+        reported = [g for g in range(self.n_groups) if g != self.reference_index]
+        if self.stored_method == "wilcoxon_illico":
+            # scanpy stores illico's results in illico's group order, sorted by label (its
+            # pts keep the selected order)
+            reported.sort(key=lambda g: self.group_labels[g])
+        return reported
 
     def params(self) -> dict[str, Any]:
         """``uns[key]['params']`` exactly as scanpy stores it."""
         return {
             "groupby": self.groupby,
             "reference": self.reference,
-            "method": self.method,
+            "method": self.stored_method or self.method,
             "use_raw": self.use_raw,
             "layer": self.layer,
             "corr_method": self.corr_method,
@@ -175,7 +190,12 @@ class Plan:
         for name in ("min_pct", "min_diff_pct", "min_logfc"):
             if getattr(self, name) is not None:
                 extra[name] = getattr(self, name)
-        return extra
+        return extra  # mean_in_log_space is scanpy's, which does not store it either
+
+    @property
+    def expm1_statistics(self) -> bool:
+        """Whether the t-test runs on ``expm1`` of the values (``mean_in_log_space=False``)."""
+        return not self.mean_in_log_space and self.method in {"t-test", "t-test_overestim_var"}
 
 
 def _check_mask_var(adata: AnnData, mask_var: Any) -> np.ndarray | None:
@@ -313,13 +333,20 @@ def build_plan(
     min_pct: float | None = None,
     min_diff_pct: float | None = None,
     min_logfc: float | None = None,
+    mean_in_log_space: bool | None = None,
 ) -> Plan:
     """Check every argument of ``rank_genes_groups`` and resolve it, in scanpy's order.
+
+    ``method``, ``mean_in_log_space`` and ``mask_var`` left at ``None`` take the defaults of
+    scanpy's active preset when scanpy is imported (see :mod:`rgg._presets`).
 
     Raises the exception type scanpy raises for the same mistake (ValueError, KeyError,
     NotImplementedError), or a subclass of it with a message that says how to fix it.
     """
     kwds = dict(kwds or {})
+    defaults = active_defaults()
+    if mask_var is None:
+        mask_var = defaults.mask_var
     mask = _check_mask_var(adata, mask_var)
 
     if use_raw is None:
@@ -334,14 +361,35 @@ def build_plan(
         raise ValueError(msg)
 
     if method is None:
-        method = "t-test"
+        method = defaults.method
+    elif method == "wilcoxon_illico" and not is_v2_preview():
+        warnings.warn(
+            "method='wilcoxon_illico' is scanpy 1.13's name for the Wilcoxon test it computes "
+            "with illico; scanpy 2.0 makes it plain 'wilcoxon'. rgg computes the same "
+            "statistic for either name.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    if mean_in_log_space is None:
+        mean_in_log_space = defaults.mean_in_log_space
+    if not isinstance(mean_in_log_space, bool | np.bool_):
+        msg = f"mean_in_log_space must be True or False, got {mean_in_log_space!r}."
+        raise ValueError(msg)
     if "only_positive" in kwds:
         rankby_abs = not kwds.pop("only_positive")
-    _check_mean_in_log_space(kwds.pop("mean_in_log_space", True))
     if method not in METHODS:
         msg = f"Method must be one of {list(METHODS)}, got method={method!r}."
         raise ValueError(msg)
+    stored_method = None
+    if method == "wilcoxon_illico":
+        method, stored_method = "wilcoxon", method
     _check_extra_keywords(method, kwds)
+    if not mean_in_log_space and fold_change != "log_mean":
+        msg = (
+            f"mean_in_log_space=False (scanpy 1.13: means of expm1 values) and "
+            f"fold_change={fold_change!r} (Seurat's) both define the fold change; choose one."
+        )
+        raise ValueError(msg)
     check_choice(
         "corr_scope", corr_scope, CORR_SCOPES,
         "'group' corrects each group's p-values on their own (scanpy), 'all' corrects all "
@@ -571,6 +619,8 @@ def build_plan(
         min_pct=None if min_pct is None else float(min_pct),
         min_diff_pct=None if min_diff_pct is None else float(min_diff_pct),
         min_logfc=None if min_logfc is None else float(min_logfc),
+        mean_in_log_space=bool(mean_in_log_space),
+        stored_method=stored_method,
     )
 
 
@@ -656,7 +706,7 @@ def _check_extra_keywords(method: str, kwds: Mapping[str, Any]) -> None:
     """
     if not kwds:
         return
-    valid = set(RANK_GENES_GROUPS_ARGUMENTS) | {"mean_in_log_space"}
+    valid = set(RANK_GENES_GROUPS_ARGUMENTS)
     if method == "logreg":
         from sklearn.linear_model import LogisticRegression
 
@@ -677,18 +727,6 @@ def _check_extra_keywords(method: str, kwds: Mapping[str, Any]) -> None:
     if method != "logreg":
         msg += " Extra keywords are LogisticRegression options, used by method='logreg' only."
     raise UnknownKeywordError(msg)
-
-
-def _check_mean_in_log_space(value: Any) -> None:
-    """scanpy 1.13's ``mean_in_log_space``: True is scanpy's (and rgg's) behaviour."""
-    if value is True or value is None:
-        return
-    msg = (
-        f"mean_in_log_space={value!r} (scanpy 1.13: t-tests and fold changes on expm1 values) "
-        "is not supported by rgg yet; only True, scanpy's default, is. For fold changes from "
-        "mean expm1 values, use fold_change='expm1_mean' (Seurat's)."
-    )
-    raise NotImplementedError(msg)
 
 
 #: dtype kinds rgg can rank: booleans, integers, floats.

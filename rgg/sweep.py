@@ -40,7 +40,11 @@ class GeneSums:
     n_nonfinite, n_negative, n_fractional
         Counts over the tested stored values (see :func:`rgg.kernels.scan_values`).
     expm1_sums
-        Sums of ``expm1`` of the values (undoing log1p), for Seurat's fold change.
+        Sums of ``expm1`` of the values (undoing log1p), for Seurat's fold change and for
+        scanpy 1.13's ``mean_in_log_space=False``.
+    expm1_m2
+        Centred sums of squares of the ``expm1`` values: the t-tests' variances with
+        ``mean_in_log_space=False``.
     tested
         ``(n_genes, n_groups)`` booleans: genes that pass Seurat's pre-filters for each
         selected group (``None`` when no pre-filter is on). Rank sums are computed only for
@@ -54,6 +58,7 @@ class GeneSums:
     ustats: np.ndarray | None = None
     tiesums: np.ndarray | None = None
     expm1_sums: np.ndarray | None = None
+    expm1_m2: np.ndarray | None = None
     tested: np.ndarray | None = None
     n_nonfinite: int = 0
     n_negative: int = 0
@@ -73,7 +78,12 @@ def empty_sums(plan: Plan, n_genes: int) -> GeneSums:
         ranksums=np.zeros(shape) if wilcoxon and rest else None,
         ustats=np.zeros(shape) if wilcoxon and not rest else None,
         tiesums=(np.zeros(n_genes) if rest else np.zeros(shape)) if wilcoxon else None,
-        expm1_sums=np.zeros(shape) if plan.fold_change == "expm1_mean" else None,
+        expm1_sums=(
+            np.zeros(shape)
+            if plan.fold_change == "expm1_mean" or not plan.mean_in_log_space
+            else None
+        ),
+        expm1_m2=np.zeros(shape) if plan.expm1_statistics else None,
         tested=np.ones((n_genes, plan.n_groups), dtype=bool) if plan.prefilters else None,
     )
 
@@ -117,6 +127,7 @@ def sums_from_rows(plan: Plan, out: GeneSums) -> bool:
         and x.dtype in (np.float32, np.float64)
         and out.ranksums is None
         and out.ustats is None
+        and plan.mean_in_log_space  # expm1 values are summed from gene blocks
     )
 
 
@@ -172,7 +183,17 @@ def sweep_block(plan: Plan, block: matrix.GeneBlock, out: GeneSums) -> None:
             with_m2, out.nnz[part], out.sums[part],
             out.m2[part] if with_m2 else np.zeros((0, len(plan.n_per_code))),
         )  # fmt: skip
-    if out.expm1_sums is not None:
+    if not plan.mean_in_log_space:
+        # scanpy 1.13's means (and the t-tests' variances) of expm1 values, which it forms
+        # in the data's dtype: summed from those values, not from float64 expm1 on the fly
+        with_m2 = out.expm1_m2 is not None
+        kernels.accumulate_csc(
+            block.indptr, block.rows, expm1_values(plan, block.data), block.cols,
+            plan.cell_codes, plan.n_per_code, with_m2, np.zeros_like(out.nnz[part]),
+            out.expm1_sums[part],
+            out.expm1_m2[part] if with_m2 else np.zeros((0, len(plan.n_per_code))),
+        )  # fmt: skip
+    elif out.expm1_sums is not None:
         kernels.accumulate_expm1_csc(
             block.indptr, block.rows, block.data, block.cols, plan.cell_codes,
             log1p_scale(plan), out.expm1_sums[part],
@@ -192,6 +213,14 @@ def _count(out: GeneSums, counts: tuple[int, int, int]) -> None:
     out.n_nonfinite += n_nonfinite
     out.n_negative += n_negative
     out.n_fractional += n_fractional
+
+
+def expm1_values(plan: Plan, values: np.ndarray) -> np.ndarray:
+    """``expm1`` of stored values as scanpy 1.13 forms them: in the values' dtype, after
+    multiplying by ``log(base)`` for a log1p of another base (which gives float64)."""
+    if plan.log1p_base is not None:
+        return np.expm1(values * np.log(plan.log1p_base))
+    return np.expm1(values)
 
 
 def log1p_scale(plan: Plan) -> float:

@@ -123,17 +123,6 @@ def test_logistic_regression_options_and_only_positive_still_pass(pbmc: ad.AnnDa
     assert (np.abs(scores[:-1]) >= np.abs(scores[1:])).all()  # ranked by absolute score
 
 
-def test_mean_in_log_space_true_is_scanpys_default(pbmc: ad.AnnData) -> None:
-    expected = pbmc.copy()
-    rgg.rank_genes_groups(expected, "bulk_labels", method="logreg")
-    rgg.rank_genes_groups(pbmc, "bulk_labels", method="logreg", mean_in_log_space=True)
-    np.testing.assert_array_equal(
-        pbmc.uns["rank_genes_groups"]["scores"], expected.uns["rank_genes_groups"]["scores"]
-    )
-    with pytest.raises(NotImplementedError, match=r"mean_in_log_space=False.*expm1_mean"):
-        rgg.rank_genes_groups(pbmc, "bulk_labels", mean_in_log_space=False)
-
-
 @pytest.mark.parametrize(
     ("options", "message"),
     [

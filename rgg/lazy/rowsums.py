@@ -76,13 +76,30 @@ def merge_row_sums(a: RowBlockSums, b: RowBlockSums) -> RowBlockSums:
     )
     if a.sums.expm1_sums is not None:
         merged.expm1_sums = a.sums.expm1_sums + b.sums.expm1_sums
+    weight = np.divide(
+        a.n_per_code * b.n_per_code, n, out=np.zeros(len(n)), where=n > 0, casting="unsafe"
+    )
     if a.sums.m2 is not None:
-        delta = _means(b.sums.sums, b.n_per_code) - _means(a.sums.sums, a.n_per_code)
-        weight = np.divide(
-            a.n_per_code * b.n_per_code, n, out=np.zeros(len(n)), where=n > 0, casting="unsafe"
+        merged.m2 = _chan(a, b, a.sums.sums, b.sums.sums, a.sums.m2, b.sums.m2, weight)
+    if a.sums.expm1_m2 is not None:
+        merged.expm1_m2 = _chan(
+            a, b, a.sums.expm1_sums, b.sums.expm1_sums, a.sums.expm1_m2, b.sums.expm1_m2, weight
         )
-        merged.m2 = a.sums.m2 + b.sums.m2 + delta * delta * weight
     return RowBlockSums(n, merged)
+
+
+def _chan(
+    a: RowBlockSums,
+    b: RowBlockSums,
+    sums_a: np.ndarray,
+    sums_b: np.ndarray,
+    m2_a: np.ndarray,
+    m2_b: np.ndarray,
+    weight: np.ndarray,
+) -> np.ndarray:
+    """Chan's merge of two centred sums of squares."""
+    delta = _means(sums_b, b.n_per_code) - _means(sums_a, a.n_per_code)
+    return m2_a + m2_b + delta * delta * weight
 
 
 def _means(sums: np.ndarray, n_per_code: np.ndarray) -> np.ndarray:
