@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from ._settings import settings
 from ._types import RANK_GENES_GROUPS_ARGUMENTS
 from .cli import PARAMETER_KEYS, PSEUDOBULK_KEYS, TEST_KEYS
 from .io.h5ad import read_h5ad
+from .plan import names_of_tested_genes
 
 
 def _say(message: str) -> None:
@@ -41,7 +43,7 @@ _TYPE_WORDS = {
 #: Expected Python types of the pseudobulk parameters (None is always allowed).
 _PSEUDOBULK_TYPES: dict[str, tuple[type, ...]] = {
     "sample": (str,), "counts_layer": (str,), "min_cells": (int,), "design": (str,),
-    "reference": (str,), "groups": (list,),
+    "reference": (str,), "groups": (str, list),
 }  # fmt: skip
 
 
@@ -124,17 +126,12 @@ def _check_outputs(inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         folder = resolved.parent
         while not folder.exists():  # the folders rgg would create
             folder = folder.parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        if not folder.is_dir():
+            msg = f"{option} {path}: {folder} is a file, not a folder; choose another path."
+            raise ValueError(msg)
+        if not os.access(folder, os.W_OK | os.X_OK):
             msg = f"{option} {path}: cannot write in {folder}; choose a folder you can write to."
             raise ValueError(msg)
-
-
-def _tested_var_names(adata: Any, params: dict[str, Any]) -> Any:
-    """Names of the genes the ranking will test (raw's when it tests adata.raw)."""
-    use_raw = params.get("use_raw")
-    if use_raw is None:
-        use_raw = adata.raw is not None and params.get("layer") is None
-    return adata.raw.var_names if use_raw and adata.raw is not None else adata.var_names
 
 
 def _read_text(path: str, option: str) -> str:
@@ -218,10 +215,14 @@ def rank(args: argparse.Namespace) -> int:
         msg = "--scheduler runs out-of-core ranking; add --out-of-core (or drop --scheduler)."
         raise ValueError(msg)
     adata = read_h5ad(args.input, backed=args.out_of_core)
-    if params.get("pts"):  # found before ranking, not when the table is written
-        check_unique_genes(
-            _tested_var_names(adata, params), "the table cannot tell their pts apart"
+    if params.get("pts") and params.get("method") != "logreg":  # before ranking, not after
+        names = names_of_tested_genes(
+            adata,
+            use_raw=params.get("use_raw"),
+            layer=params.get("layer"),
+            mask_var=params.get("mask_var"),
         )
+        check_unique_genes(names, "the table cannot tell their pts apart")
     _say(
         f"ranking {adata.n_obs} cells x {adata.n_vars} genes by obs[{args.groupby!r}] "
         f"with {params or 'the default parameters'}" + (" out of core" if args.out_of_core else "")
@@ -373,8 +374,8 @@ def collect(args: argparse.Namespace) -> int:
     from .io.provenance import now, provenance_record
 
     started = now()
-    tables = [Path(path).resolve() for path in args.tables]
-    repeated = sorted({str(path) for path in args.tables if tables.count(Path(path).resolve()) > 1})
+    given = Counter(Path(path).resolve() for path in args.tables)
+    repeated = sorted({str(path) for path in args.tables if given[Path(path).resolve()] > 1})
     if repeated:
         msg = f"{repeated[0]} is given more than once; its rows would be in the table twice."
         raise ValueError(msg)

@@ -2,7 +2,7 @@
 
 ``main(argv) -> int`` parses, runs and returns an exit code; user errors, usage errors
 included, print one line (``--debug`` shows the traceback) and exit with 2; Ctrl-C prints
-one line and exits with 130. The commands themselves live in
+one line and ends the process as killed by SIGINT (status 130 in a shell). The commands themselves live in
 :mod:`rgg._commands`.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
+import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -426,8 +428,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             raise
-        # outputs are written atomically, so an interrupted command leaves none behind
-        print(f"rgg: interrupted; rgg {args.command} wrote no output.", file=sys.stderr)
+        # outputs are written atomically: one being written when interrupted is not left
+        print("rgg: interrupted; no partial output file is left.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()
@@ -447,6 +449,12 @@ def console_main() -> None:
     except KeyboardInterrupt:  # before a command runs (parsing, importing it)
         print("rgg: interrupted.", file=sys.stderr)
         code = EXIT_INTERRUPTED
+    if code == EXIT_INTERRUPTED:
+        # end as killed by SIGINT, not with a plain status: that is how a shell loop or
+        # `make` learns that the user pressed Ctrl-C and stops too (the shell shows 130)
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
     sys.exit(code)
 
 

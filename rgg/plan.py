@@ -296,6 +296,18 @@ def _warn_duplicate_names(names: pd.Index) -> None:
     )
 
 
+def names_of_tested_genes(
+    adata: AnnData, *, use_raw: bool | None = None, layer: str | None = None, mask_var: Any = None
+) -> pd.Index:
+    """Names of the genes a call with these arguments tests, by the rules of
+    :func:`build_plan` (which checks the arguments themselves)."""
+    if use_raw is None:
+        use_raw = adata.raw is not None and layer is None
+    _, names = _select_matrix(adata, bool(use_raw), layer)
+    mask = _check_mask_var(adata, mask_var)
+    return names if mask is None or len(mask) != len(names) else names[mask]
+
+
 def _select_matrix(adata: AnnData, use_raw: bool, layer: str | None) -> tuple[Matrix, pd.Index]:
     if layer is not None:
         if use_raw:

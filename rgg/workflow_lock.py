@@ -28,18 +28,33 @@ def lock_hint(workdir: str | os.PathLike[str], argv: Sequence[str]) -> str | Non
     argv
         The ``snakemake`` command line (``sys.argv``); no hint while it unlocks or dry-runs.
     """
-    if _given(argv, "--unlock") or _given(argv, "--dry-run", "--dryrun") or "-n" in argv:
-        return None  # unlocking, or a dry run, which does not need the lock
+    if _given(argv, "--unlock", *_NO_JOBS) or _short_flag(argv, "n"):
+        return None  # unlocking, or a command that runs no job and does not need the lock
     locks = Path(workdir) / LOCKS
     if not locks.is_dir() or not any(locks.iterdir()):
         return None
-    command = shlex.join([a for a in argv if a not in {"--quiet", "-q"}])
+    command = shlex.join(argv)
     return (
         f"rgg: {locks} holds the lock of an earlier run in this folder. If that run is still "
         "going, let it finish. If it was killed (kill -9, a lost SSH session, a power cut), "
         "remove the lock once with the same command and --unlock, e.g.\n"
         f"    {command} --unlock\n"
         "then rerun: complete outputs are kept and incomplete ones are made again."
+    )
+
+
+#: Snakemake options that run no job (a dry run, listings, graphs, summaries).
+_NO_JOBS = (
+    "--dry-run", "--dryrun", "--list-rules", "--list-target-rules", "--dag", "--rulegraph",
+    "--filegraph", "--summary", "--detailed-summary", "--lint", "--report",
+)  # fmt: skip
+
+
+def _short_flag(argv: Sequence[str], flag: str) -> bool:
+    """Whether the one-letter ``flag`` is given, alone or in a cluster such as ``-np``."""
+    return any(
+        arg.startswith("-") and not arg.startswith("--") and arg[1:].isalpha() and flag in arg
+        for arg in argv[1:]
     )
 
 

@@ -91,24 +91,35 @@ def nesting_problem(labels: Any) -> str | None:
 
 def needs_packing(result: Mapping[str, Any]) -> bool:
     """Whether a result must be stored in columns layout: record arrays whose type header
-    HDF5 cannot hold, or ``pts`` labels that cannot be HDF5 paths (``../x``, ``/a``) or that
-    anndata cannot write as a column (``dtype``)."""
+    HDF5 cannot hold, an empty group label, or ``pts`` labels that cannot be HDF5 paths
+    (``../x``, ``/a``) or that anndata cannot write as a column (``dtype``)."""
+    if not all(fits_hdf5(v) for v in _record_fields(result).values()):
+        return True
+    if "" in result["names"].dtype.names:  # numpy reads an empty field name back as 'f0'
+        return True
     frames = [result[key] for key in _FRACTIONS if isinstance(result.get(key), pd.DataFrame)]
-    return any(
-        nesting_problem(frame.columns) or not _frame_writable(frame) for frame in frames
-    ) or not all(fits_hdf5(v) for v in _record_fields(result).values())
+    return any(nesting_problem(frame.columns) or not _labels_writable(frame) for frame in frames)
 
 
-def _frame_writable(frame: pd.DataFrame) -> bool:
-    """Whether anndata writes this frame's columns (labels with ``/`` aside, which rgg's
-    writer nests), checked on an empty slice in an in-memory HDF5 file."""
+def _labels_writable(frame: pd.DataFrame) -> bool:
+    """Whether anndata writes the columns of ``frame`` whose labels could clash with its own
+    names (pandas attributes such as ``dtype``, or a leading ``_`` as in ``_index``).
+
+    Checked by writing an empty frame of those columns into an in-memory HDF5 file; other
+    labels need no check, so results of thousands of groups cost nothing here.
+    """
     from anndata.io import write_elem
 
-    empty = frame.iloc[:0]
-    empty.columns = [f"c{j}" if "/" in str(c) else c for j, c in enumerate(frame.columns)]
+    suspects = [
+        label
+        for label in frame.columns
+        if str(label).startswith("_") or hasattr(pd.Series, str(label))
+    ]
+    if not suspects:
+        return True
     with h5py.File(io.BytesIO(), "w") as probe:
         try:
-            write_elem(probe, "probe", empty)
+            write_elem(probe, "probe", frame.loc[:, suspects].iloc[:0])
         except (ValueError, TypeError, AttributeError, KeyError, RuntimeError, OSError):
             return False
     return True

@@ -52,8 +52,7 @@ def _ensure_cache_dir() -> None:
     user_cache = Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
     if _writable(Path(__file__).parent / "__pycache__") or _writable(user_cache):
         return
-    user = os.getuid() if hasattr(os, "getuid") else os.getlogin()
-    fallback = Path(tempfile.gettempdir()) / f"rgg-numba-cache-{user}"
+    fallback = Path(tempfile.gettempdir()) / f"rgg-numba-cache-{_user()}"
     if _writable(fallback):
         numba.config.CACHE_DIR = str(fallback)
 
@@ -68,17 +67,22 @@ _thread_lock = threading.Lock()
 
 
 def _lock_file() -> Path:
-    """Where the compile lock lives: beside the cache when it is writable, else in tmp."""
-    cache_dir = (
-        Path(numba.config.CACHE_DIR)
-        if numba.config.CACHE_DIR
-        else Path(__file__).parent / "__pycache__"
-    )
-    with contextlib.suppress(OSError):
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    if not os.access(cache_dir, os.W_OK):
-        cache_dir = Path(tempfile.gettempdir())
-    return cache_dir / "rgg-compile.lock"
+    """Where the compile lock lives: beside the cache Numba writes to (the one it shares with
+    other processes), else in a per-user file in the temporary directory."""
+    from numba.misc.appdirs import AppDirs
+
+    candidates = [Path(__file__).parent / "__pycache__"]
+    if numba.config.CACHE_DIR:
+        candidates = [Path(numba.config.CACHE_DIR)]
+    candidates.append(Path(AppDirs(appname="numba", appauthor=False).user_cache_dir))
+    for cache_dir in candidates:
+        if _writable(cache_dir):
+            return cache_dir / "rgg-compile.lock"
+    return Path(tempfile.gettempdir()) / f"rgg-compile-{_user()}.lock"
+
+
+def _user() -> str:
+    return str(os.getuid()) if hasattr(os, "getuid") else os.getlogin()
 
 
 @contextlib.contextmanager
