@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -116,6 +117,29 @@ def _slp_vectorization() -> Iterator[None]:
         numba.config.SLP_VECTORIZE = saved
 
 
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C until the body (a compilation) is done, then raise it.
+
+    A KeyboardInterrupt raised inside LLVM's callbacks is swallowed by ctypes and leaves
+    llvmlite's state broken: the process then segfaults. Only the main thread receives
+    signals, and only there can the handler be swapped.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+    elif pressed and previous == signal.SIG_DFL:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 class LockedKernel:
     """A Numba dispatcher whose first call with new argument types compiles under the lock."""
 
@@ -129,7 +153,7 @@ class LockedKernel:
         signature = tuple(numba.typeof(arg) for arg in args)
         if signature not in self._compiled:
             slp = _slp_vectorization() if self.slp_vectorize else contextlib.nullcontext()
-            with compile_lock(), slp:
+            with _ctrl_c_deferred(), compile_lock(), slp:
                 # loads from the cache, or compiles and saves
                 self.dispatcher.compile(signature)
             self._compiled.add(signature)
