@@ -214,7 +214,8 @@ def test_ctrl_c_waits_until_a_compilation_is_done() -> None:
             self.compiled = True
 
         def __call__(self, *args) -> None:
-            raise AssertionError("not called after Ctrl-C")
+            msg = "not called after Ctrl-C"
+            raise AssertionError(msg)
 
     dispatcher = Dispatcher()
     with pytest.raises(KeyboardInterrupt):
