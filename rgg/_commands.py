@@ -16,6 +16,7 @@ from ._settings import settings
 from ._types import RANK_GENES_GROUPS_ARGUMENTS
 from .cli import PARAMETER_KEYS, PSEUDOBULK_KEYS, TEST_KEYS
 from .io.h5ad import read_h5ad
+from .io.paths import check_output_paths
 from .plan import names_of_tested_genes
 
 
@@ -97,43 +98,6 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return {**params, **logreg}
 
 
-def _check_outputs(inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
-    """Refuse, before any work, outputs that would overwrite an input or each other, that are
-    directories, or whose folder cannot be written. ``{option: path}``, None entries skipped.
-    """
-    import os
-
-    given = {option: Path(path) for option, path in inputs.items() if path is not None}
-    seen: dict[Path, str] = {}
-    for option, path in ((o, Path(p)) for o, p in outputs.items() if p is not None):
-        resolved = path.resolve()
-        for source, input_path in given.items():
-            if resolved == input_path.resolve() or (
-                path.exists() and input_path.exists() and os.path.samefile(path, input_path)
-            ):
-                msg = (
-                    f"{option} {path} is {source}; rgg never overwrites its inputs. Choose "
-                    "another output path."
-                )
-                raise ValueError(msg)
-        if resolved in seen:
-            msg = f"{option} and {seen[resolved]} are the same file {path}; give each its own path."
-            raise ValueError(msg)
-        seen[resolved] = option
-        if path.is_dir():
-            msg = f"{option} {path} is a directory; give a file path inside it, e.g. {path / 'result'}."
-            raise ValueError(msg)
-        folder = resolved.parent
-        while not folder.exists():  # the folders rgg would create
-            folder = folder.parent
-        if not folder.is_dir():
-            msg = f"{option} {path}: {folder} is a file, not a folder; choose another path."
-            raise ValueError(msg)
-        if not os.access(folder, os.W_OK | os.X_OK):
-            msg = f"{option} {path}: cannot write in {folder}; choose a folder you can write to."
-            raise ValueError(msg)
-
-
 def _read_text(path: str, option: str) -> str:
     """The text of a YAML/JSON file given as ``option``, or one line on why it cannot be read."""
     try:
@@ -199,7 +163,7 @@ def rank(args: argparse.Namespace) -> int:
     from .io.provenance import now, provenance_record, to_json
 
     started = now()
-    _check_outputs(
+    check_output_paths(
         {"the input file": args.input, "the --test-config file": args.test_config},
         {"--out": args.out, "--uns-out": args.uns_out},
     )
@@ -306,7 +270,7 @@ def pseudobulk(args: argparse.Namespace) -> int:
     from .pseudobulk import pseudobulk_deseq2
 
     started = now()
-    _check_outputs({"the input file": args.input}, {"--out": args.out})
+    check_output_paths({"the input file": args.input}, {"--out": args.out})
     from .comparisons import PSEUDOBULK_DEFAULTS
 
     params = dict(PSEUDOBULK_DEFAULTS)
@@ -379,7 +343,7 @@ def collect(args: argparse.Namespace) -> int:
     if repeated:
         msg = f"{repeated[0]} is given more than once; its rows would be in the table twice."
         raise ValueError(msg)
-    _check_outputs({f"the input table {p}": p for p in args.tables}, {"--out": args.out})
+    check_output_paths({f"the input table {p}": p for p in args.tables}, {"--out": args.out})
     config = _json_option(args.record_config, "--record-config")
     n_rows = write_combined_results(
         args.tables,
@@ -401,7 +365,7 @@ def annotate(args: argparse.Namespace) -> int:
     from .io.provenance import now, provenance_record, to_json
 
     started = now()
-    _check_outputs(
+    check_output_paths(
         {"the input file": args.input, **{f"the results file {p}": p for p in args.results}},
         {"--out": args.out},
     )
@@ -453,7 +417,7 @@ def report(args: argparse.Namespace) -> int:
             msg = f"--dataset {name!r} is given twice ({datasets[name]} and {path}); give it once."
             raise ValueError(msg)
         datasets[name] = path
-    _check_outputs(
+    check_output_paths(
         {
             "the markers table": args.markers,
             "the --pseudobulk table": args.pseudobulk,

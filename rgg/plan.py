@@ -488,8 +488,9 @@ def build_plan(
         )
         raise ValueError(msg)
     if rest_scope == "groups" and reference != "rest":
+        given = reference if pool is None else list(pool)
         msg = (
-            f"rest_scope='groups' chooses what 'rest' holds, but reference={reference!r} is "
+            f"rest_scope='groups' chooses what 'rest' holds, but reference={given!r} is "
             "not 'rest'; drop rest_scope, or use reference='rest'."
         )
         raise ValueError(msg)
