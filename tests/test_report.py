@@ -297,3 +297,58 @@ def test_report_refuses_datasets_it_cannot_use(
     assert message in err[0]
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.browser
+def test_a_linked_section_is_not_hidden_under_the_sticky_bar(browser_page) -> None:
+    page, _ = browser_page
+    link = page.locator("a[href^='#']").filter(has_text="ttest").first
+    target = link.get_attribute("href")
+    link.click()
+    page.wait_for_timeout(300)
+    nav_bottom = page.evaluate("document.querySelector('nav').getBoundingClientRect().bottom")
+    heading_top = page.evaluate(
+        f"document.getElementById({target[1:]!r}).querySelector('h2').getBoundingClientRect().top"
+    )
+    assert heading_top >= nav_bottom
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def test_volcano_axis_is_robust_to_one_extreme_gene(monkeypatch) -> None:
+    import polars as pl
+
+    from rgg.report import plots
+
+    rng = np.random.default_rng(0)
+    lfc = rng.normal(0, 1, 500)
+    lfc[0] = 23.0  # one gene far out squeezed every other point into the middle
+    assert plots.volcano_limit(lfc) < 5
+    figures = []
+    monkeypatch.setattr(plots, "to_data_uri", lambda figure: figures.append(figure) or "uri")
+    table = pl.DataFrame(
+        {"group": ["g"] * 500, "gene": [f"x{i}" for i in range(500)], "logfoldchange": lfc,
+         "pval_adj": rng.uniform(0, 1, 500)}
+    )  # fmt: skip
+    plots.volcano_grid(table, ["g"])
+    axes = figures[0].axes[0]
+    assert axes.get_xlim()[1] < 6
+    beyond = int(np.sum(np.abs(lfc) > plots.volcano_limit(lfc)))
+    assert beyond >= 1
+    assert any(text.get_text().startswith(f"{beyond} beyond") for text in axes.texts)
+
+
+def test_heatmap_of_two_groups_shows_means_not_z_scores(monkeypatch) -> None:
+    import pandas as pd
+
+    from rgg.report import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "to_data_uri", lambda figure: figures.append(figure) or "uri")
+    means = pd.DataFrame({"A": [1.0, 3.0, 2.0], "B": [0.5, 0.1, 0.2]}, index=["x", "y", "z"])
+    plots.heatmap(means, ["x", "y"])
+    plots.heatmap(means, ["x", "y", "z"])
+    labels = [figure.axes[1].get_ylabel() for figure in figures]  # the colour bars
+    assert labels == ["mean value in group", "z-score of group mean"]
+    np.testing.assert_array_equal(
+        figures[0].axes[0].images[0].get_array(), [[1.0, 0.5], [3.0, 0.1]]
+    )

@@ -76,24 +76,43 @@ def dot_plot(means: pd.DataFrame, fractions: pd.DataFrame, groups: Sequence[str]
     return to_data_uri(figure)
 
 
+#: Below this many groups, z-scores across groups say nothing (two groups: always +1 and -1).
+MIN_GROUPS_FOR_Z = 3
+
+
 @_plain_text
 def heatmap(means: pd.DataFrame, groups: Sequence[str]) -> str:
-    """Groups x top genes, each gene's group means as z-scores across groups."""
+    """Groups x top genes: each gene's group means as z-scores across groups, or the means
+    themselves for fewer than :data:`MIN_GROUPS_FOR_Z` groups."""
     values = means.loc[list(groups)].to_numpy(dtype=float)
-    spread = values.std(axis=0)
-    z = (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    n_groups, n_genes = z.shape
+    n_groups, n_genes = values.shape
     figure, axes = plt.subplots(
         figsize=(max(4.0, 0.25 * n_genes + 2.5), max(2.5, 0.3 * n_groups + 1.2))
     )
-    image = axes.imshow(
-        z, aspect="auto", cmap="RdBu_r", vmin=-2.5, vmax=2.5, interpolation="nearest"
-    )
+    if n_groups >= MIN_GROUPS_FOR_Z:
+        spread = values.std(axis=0)
+        z = (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+        image = axes.imshow(
+            z, aspect="auto", cmap="RdBu_r", vmin=-2.5, vmax=2.5, interpolation="nearest"
+        )
+        label = "z-score of group mean"
+    else:
+        image = axes.imshow(values, aspect="auto", cmap="Reds", interpolation="nearest")
+        label = "mean value in group"
     axes.set_xticks(range(n_genes), means.columns, rotation=90, fontsize=7)
     axes.set_yticks(range(n_groups), list(groups), fontsize=8)
     colorbar = figure.colorbar(image, ax=axes, shrink=0.6, pad=0.01)
-    colorbar.set_label("z-score of group mean", fontsize=8)
+    colorbar.set_label(label, fontsize=8)
     return to_data_uri(figure)
+
+
+def volcano_limit(lfc: np.ndarray) -> float:
+    """Half-width of a volcano's x-axis: a robust range (the 99th percentile of |log2 fold
+    change|, with a margin), so that one extreme gene does not squeeze the others."""
+    finite = np.abs(lfc[np.isfinite(lfc)])
+    if finite.size == 0:
+        return 1.0
+    return max(1.0, 1.15 * float(np.percentile(finite, 99)))
 
 
 @_plain_text
@@ -112,8 +131,22 @@ def volcano_grid(table: pl.DataFrame, groups: Sequence[str], n_labels: int = 3) 
         padj = rows["pval_adj"].cast(pl.Float64).fill_null(np.nan).to_numpy()
         height = -np.log10(np.clip(padj, 1e-300, 1.0))
         significant = padj < 0.05
-        axes.scatter(lfc[~significant], height[~significant], s=3, c="lightgrey", rasterized=True)
-        axes.scatter(lfc[significant], height[significant], s=3, c="firebrick", rasterized=True)
+        limit = volcano_limit(lfc)
+        clipped = np.abs(lfc) > limit  # drawn at the edge as triangles pointing outwards
+        shown = np.clip(lfc, -limit, limit)
+        for points, colour in ((~significant, "lightgrey"), (significant, "firebrick")):
+            inside, outside = points & ~clipped, points & clipped
+            axes.scatter(shown[inside], height[inside], s=3, c=colour, rasterized=True)
+            for side, marker in ((1, ">"), (-1, "<")):
+                edge = outside & (np.sign(lfc) == side)
+                axes.scatter(shown[edge], height[edge], s=12, c=colour, marker=marker)
+        axes.set_xlim(-limit * 1.05, limit * 1.05)
+        if clipped.any():
+            axes.text(
+                0.99, 0.02, f"{int(clipped.sum())} beyond \u00b1{limit:.1f}", fontsize=5,
+                ha="right", transform=axes.transAxes, color="dimgrey",
+            )  # fmt: skip
+        lfc = shown
         for gene, x, y in list(zip(rows["gene"].to_list(), lfc, height, strict=True))[:n_labels]:
             if np.isfinite(x) and np.isfinite(y):
                 axes.annotate(gene, (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
