@@ -42,8 +42,11 @@ _RANK_ONLY_DEFAULTS: dict[str, Any] = {
 _PER_GENE_OPTIONS = ("auroc", "min_pct", "min_diff_pct", "min_logfc")
 _SELECTOR_KEYS = {"dataset": "datasets", "grouping": "groupings", "test": "tests"}
 #: Names the workflow uses itself inside the results folder (datasets) and a dataset's folder.
+#: The folder under ``results`` for intermediates that are no use on their own (the
+#: per-comparison uns files the annotated h5ad is made from).
+INTERNAL_FOLDER = "internal"
 RESERVED_NAMES = frozenset(
-    {"markers.parquet", "pseudobulk.parquet", "pseudobulk", "logs", "benchmarks"}
+    {"markers.parquet", "pseudobulk.parquet", "pseudobulk", "logs", "benchmarks", INTERNAL_FOLDER}
 )
 RESERVED_GROUPING_NAMES = frozenset({"annotated.h5ad"})
 #: The schema's pattern for names, checked again with fullmatch (JSON Schema's ``$`` lets a

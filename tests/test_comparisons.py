@@ -152,6 +152,7 @@ def test_rank_parameters_carry_dataset_matrix_and_logreg_options() -> None:
             "no counts layer 'count' for the pseudobulk test. Did you mean 'counts'?",
         ),
         ({"datasets": {"pseudobulk": {"path": PBMC}}}, "used by the workflow's own outputs"),
+        ({"datasets": {"internal": {"path": PBMC}}}, "used by the workflow's own outputs"),
         ({"tests__vs-b__reference": ["rest", "NK"]}, "mixes 'rest' with groups"),
         ({"tests__vs-b__rest_scope": "groups"}, "rest_scope chooses what 'rest' holds"),
         ({"tests__vs-b__groups": ["B cell"]}, "are all in the reference, so nothing is compared"),

@@ -104,7 +104,7 @@ def test_every_output_is_written(finished_run: Path) -> None:
     for dataset, grouping, _, test in EXPECTED:
         for path in (
             results / dataset / grouping / f"{test}.parquet",
-            results / dataset / grouping / f"{test}.uns.h5ad",
+            results / "internal" / "uns" / dataset / grouping / f"{test}.uns.h5ad",
             results / "logs" / "rank" / dataset / grouping / f"{test}.log",
             results / "benchmarks" / "rank" / dataset / grouping / f"{test}.tsv",
         ):
@@ -121,6 +121,9 @@ def test_every_output_is_written(finished_run: Path) -> None:
     )
     assert {"s", "max_rss"} <= set(benchmark.columns)
     assert not list(results.rglob(".*.tmp"))  # no temporary file left behind
+    # the user's folders hold tables and h5ad files that stand on their own; the uns-only
+    # intermediates live under internal/
+    assert not [p for p in results.rglob("*.uns.h5ad") if "internal" not in p.parts]
 
 
 @pytest.mark.parametrize(("dataset", "grouping", "column", "test"), EXPECTED)

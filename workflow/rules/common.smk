@@ -19,6 +19,8 @@ from rgg.comparisons import (
 from rgg.io.h5ad import matrix_nbytes
 
 RESULTS = config["results"]
+# intermediates that are no use on their own, under RESULTS
+INTERNAL = rgg.comparisons.INTERNAL_FOLDER
 
 try:
     ALL_COMPARISONS = resolve_comparisons(config)
@@ -177,7 +179,9 @@ def rank_uns_key(wildcards):
 
 def dataset_uns_results(wildcards):
     return [
-        comparison_path(c, ".uns.h5ad") for c in COMPARISONS if c.dataset == wildcards.dataset
+        f"{RESULTS}/{INTERNAL}/uns/{c.dataset}/{c.grouping}/{c.test}.uns.h5ad"
+        for c in COMPARISONS
+        if c.dataset == wildcards.dataset
     ]
 
 

@@ -6,7 +6,9 @@ rule rank:
         h5ad=dataset_path,
     output:
         table=f"{RESULTS}/{{dataset}}/{{grouping}}/{{test}}.parquet",
-        uns=f"{RESULTS}/{{dataset}}/{{grouping}}/{{test}}.uns.h5ad",
+        # scanpy's uns structure alone (no cells, no genes): an intermediate for the
+        # annotated h5ad, kept apart from the user's results
+        uns=f"{RESULTS}/{INTERNAL}/uns/{{dataset}}/{{grouping}}/{{test}}.uns.h5ad",
     log:
         f"{RESULTS}/logs/rank/{{dataset}}/{{grouping}}/{{test}}.log",
     benchmark:
