@@ -38,6 +38,12 @@ _RANK_ONLY_DEFAULTS: dict[str, Any] = {
     "pts": False, "auroc": False, "min_pct": None, "min_diff_pct": None, "min_logfc": None,
     "mask_var": None, "logreg": {}, "mean_in_log_space": True,
 }  # fmt: skip
+#: The default of every test key (a rank test's, then a pseudobulk test's own), for showing
+#: which parameters a test sets.
+TEST_DEFAULTS: dict[str, Any] = {
+    "method": "t-test", "reference": "rest", "groups": None, **_RANK_ONLY_DEFAULTS,
+    **PSEUDOBULK_DEFAULTS,
+}  # fmt: skip
 #: Test options that work gene by gene and so do not exist for logreg.
 _PER_GENE_OPTIONS = ("auroc", "min_pct", "min_diff_pct", "min_logfc")
 _SELECTOR_KEYS = {"dataset": "datasets", "grouping": "groupings", "test": "tests"}

@@ -430,3 +430,15 @@ def test_shell_characters_in_labels_are_data_not_code(tmp_path: Path) -> None:
     for field in ("names", "scores", "pvals_adj", "logfoldchanges"):
         np.testing.assert_array_equal(result[field], expected[field])
     pd.testing.assert_frame_equal(result["pts"], expected["pts"])
+
+
+def test_report_shows_the_parameters_each_test_sets(finished_run: Path) -> None:
+    """What the config sets, with the resolved defaults folded away (issue 19)."""
+    report = (finished_run / "reports" / "rgg_report.html").read_text()
+    table = report.split('id="tests-table"')[1].split("</table>")[0]
+    row = next(r for r in table.split("<tr>") if r.startswith("<td>wilcoxon</td>"))
+    chosen = row.split("<code>")[1].split("</code>")[0]
+    assert chosen == "auroc: true, method: wilcoxon, pts: true, tie_correct: true"
+    defaults = row.split("<summary>defaults</summary><code>")[1].split("</code>")[0]
+    assert "corr_method: benjamini-hochberg" in defaults
+    assert "method" not in defaults.replace("corr_method", "")

@@ -289,10 +289,30 @@ def _grouping_rows(views: list[ComparisonView]) -> list[dict[str, Any]]:
 
 
 def _test_rows(views: list[ComparisonView]) -> list[dict[str, Any]]:
+    """Each test's parameters: those that differ from the defaults, and the defaults apart."""
+    from ..comparisons import TEST_DEFAULTS
+
     rows = {}
     for view in views:
         params = {k: v for k, v in view.params.items() if k not in DATASET_KEYS}
+        unset = object()
+        chosen = {k: v for k, v in params.items() if TEST_DEFAULTS.get(k, unset) != v}
+        defaults = {k: v for k, v in params.items() if k not in chosen}
         rows.setdefault(
-            view.test, {"test": view.test, "params": json.dumps(params, sort_keys=True)}
+            view.test,
+            {
+                "test": view.test,
+                "params": _plain_params(chosen) or "the defaults",
+                "defaults": _plain_params(defaults),
+            },
         )
     return list(rows.values())
+
+
+def _plain_params(params: Mapping[str, Any]) -> str:
+    """``key: value`` pairs as a config file writes them (YAML flow style, one line)."""
+    if not params:
+        return ""
+    return yaml.safe_dump(
+        dict(sorted(params.items())), default_flow_style=True, width=1_000_000
+    ).strip()[1:-1]
