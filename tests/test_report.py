@@ -352,3 +352,34 @@ def test_heatmap_of_two_groups_shows_means_not_z_scores(monkeypatch) -> None:
     np.testing.assert_array_equal(
         figures[0].axes[0].images[0].get_array(), [[1.0, 0.5], [3.0, 0.1]]
     )
+
+
+def test_agreement_compares_like_with_like() -> None:
+    """Tests against a reference are not set beside one-vs-rest tests, and every mean runs
+    over the groups all compared tests report (issue 19)."""
+    import polars as pl
+
+    from rgg.report.data import ComparisonView, method_agreement
+
+    def view(test: str, reference: str, scores: dict[str, list[float]]) -> ComparisonView:
+        rows = [
+            {"group": group, "gene": f"g{i}", "rank": rank, "score": score, "reference": reference}
+            for group, values in scores.items()
+            for rank, (i, score) in enumerate(
+                sorted(enumerate(values), key=lambda item: -item[1]), start=1
+            )
+        ]
+        return ComparisonView("d", "g", test, {}, {}, pl.DataFrame(rows), test)
+
+    same = {"x": [3.0, 2.0, 1.0, 0.0], "y": [0.0, 1.0, 2.0, 3.0]}
+    views = [
+        view("a", "rest", {**same, "z": [1.0, 0.0, 3.0, 2.0]}),
+        view("b", "rest", same),  # no z: the means run over x and y only
+        view("c", "z", same),  # against a reference: a table of its own, here alone
+    ]
+    (agreement,) = method_agreement(views, n=2)
+    assert agreement.tests == ["a", "b"]
+    assert agreement.reference == "rest"
+    assert agreement.groups == ["x", "y"]
+    assert agreement.top_overlap[0, 1] == 1.0
+    assert agreement.rank_correlation[0, 1] == pytest.approx(1.0)

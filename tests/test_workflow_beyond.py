@@ -38,6 +38,8 @@ CONFIG: dict[str, Any] = {
     "tests": {
         "vs-myeloid": POOLED,
         "donors": {"method": "pseudobulk", "sample": "donor", "min_cells": 10},
+        # one-vs-rest like 'donors', so that the report's agreement has a like to compare
+        "wilcoxon": {"method": "wilcoxon"},
     },
     "threads": 2,
 }
@@ -98,7 +100,7 @@ def test_pseudobulk_tables_match_the_api(finished_run: Path) -> None:
     assert (record["dataset"], record["grouping"], record["test"]) == ("synth", "types", "donors")
     assert record["provenance"]["inputs"][0]["sha256"]
     markers, _ = read_results(results / "markers.parquet")
-    assert set(markers["test"].unique()) == {"vs-myeloid"}  # pseudobulk rows stay apart
+    assert set(markers["test"].unique()) == {"vs-myeloid", "wilcoxon"}  # pseudobulk rows apart
     # planted markers: the top pseudobulk genes of a group overlap its top Wilcoxon genes
     assert (table.filter(pl.col("rank") == 1)["pval_adj"] < 1e-5).all()
 
@@ -111,10 +113,13 @@ def test_report_has_the_pseudobulk_section(finished_run: Path) -> None:
     assert "synth &middot; types &middot; donors (pseudobulk)" in html
     assert "~ sample + arm" in html
     assert 'alt="Volcano plots per group (pseudobulk)"' in html
-    # the agreement of methods sets the pseudobulk test beside the Wilcoxon test
+    # the agreement of methods sets the pseudobulk test beside the one-vs-rest Wilcoxon test,
+    # and not beside the test against the pooled reference (compared with something else)
     agreement = html[html.index('<section id="agreement">') :]
+    assert "each group vs the rest" in agreement
     assert "<th>donors</th>" in agreement
-    assert "<th>vs-myeloid</th>" in agreement
+    assert "<th>wilcoxon</th>" in agreement
+    assert "<th>vs-myeloid</th>" not in agreement
     # Spearman of pseudobulk Wald statistics vs pre-filtered Wilcoxon scores: a number, not
     # blank (NaN scores of filtered or all-zero genes are left out of the correlation)
     correlation = agreement[agreement.index('class="agreement correlation"') :]
@@ -123,7 +128,7 @@ def test_report_has_the_pseudobulk_section(finished_run: Path) -> None:
     assert 0 < float(cells[1]) <= 1
     # the overview lists the pseudobulk test with its parameters
     overview = html[: html.index('<h3 id="comparisons">')]
-    assert "&#34;sample&#34;: &#34;donor&#34;" in overview
+    assert "sample: donor" in overview
 
 
 def test_a_config_of_pseudobulk_tests_only_plans_no_ranking(tmp_path: Path) -> None:

@@ -50,7 +50,8 @@ class ComparisonView:
 
 @dataclass
 class Agreement:
-    """How alike the tests of one dataset and grouping rank the genes (means over groups)."""
+    """How alike the tests of one dataset and grouping rank the genes, among tests that
+    compare the groups with the same thing (means over the groups all of them report)."""
 
     dataset: str
     grouping: str
@@ -58,7 +59,8 @@ class Agreement:
     top_overlap: np.ndarray  # fraction of shared genes among the top N
     rank_correlation: np.ndarray  # Spearman's rho of the scores on shared genes
     n: int = 0
-    notes: list[str] = field(default_factory=list)
+    reference: str = "rest"  # what every group is compared with
+    groups: list[str] = field(default_factory=list)  # the groups the means run over
 
 
 def comparison_views(
@@ -104,29 +106,38 @@ def sample_counts(view: ComparisonView) -> list[dict[str, Any]]:
 
 
 def method_agreement(views: Sequence[ComparisonView], n: int) -> list[Agreement]:
-    """Top-``n`` overlap and rank correlation between the tests of each dataset x grouping."""
-    by_grouping: dict[tuple[str, str], list[ComparisonView]] = {}
+    """Top-``n`` overlap and rank correlation between the tests of each dataset x grouping
+    that compare the groups with the same reference ('rest', or one group), averaged over
+    the groups every one of them reports, so that each cell of a table is a mean over the
+    same comparisons."""
+    alike: dict[tuple[str, str, str], list[ComparisonView]] = {}
     for view in views:
-        by_grouping.setdefault((view.dataset, view.grouping), []).append(view)
+        alike.setdefault((view.dataset, view.grouping, view.reference), []).append(view)
     agreements = []
-    for (dataset, grouping), members in by_grouping.items():
+    for (dataset, grouping, reference), members in alike.items():
         if len(members) < 2:
             continue
+        shared = set.intersection(*(set(m.groups) for m in members))
+        groups = [group for group in members[0].groups if group in shared]
         k = len(members)
         overlap, correlation = np.eye(k), np.eye(k)
         for i, j in combinations(range(k), 2):
-            overlap[i, j] = overlap[j, i] = _mean_over_groups(members[i], members[j], n, _overlap)
-            correlation[i, j] = correlation[j, i] = _mean_over_groups(
-                members[i], members[j], n, _spearman
-            )
+            pair = (members[i], members[j], groups, n)
+            overlap[i, j] = overlap[j, i] = _mean_over_groups(*pair, _overlap)
+            correlation[i, j] = correlation[j, i] = _mean_over_groups(*pair, _spearman)
         agreements.append(
-            Agreement(dataset, grouping, [m.test for m in members], overlap, correlation, n)
+            Agreement(
+                dataset, grouping, [m.test for m in members], overlap, correlation, n,
+                reference=reference, groups=groups,
+            )  # fmt: skip
         )
     return agreements
 
 
-def _mean_over_groups(a: ComparisonView, b: ComparisonView, n: int, measure: Any) -> float:
-    values = [measure(a, b, group, n) for group in a.groups if group in set(b.groups)]
+def _mean_over_groups(
+    a: ComparisonView, b: ComparisonView, groups: Sequence[str], n: int, measure: Any
+) -> float:
+    values = [measure(a, b, group, n) for group in groups]
     values = [v for v in values if np.isfinite(v)]
     return float(np.mean(values)) if values else float("nan")
 
