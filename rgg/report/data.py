@@ -125,11 +125,9 @@ def method_agreement(views: Sequence[ComparisonView], n: int) -> list[Agreement]
             pair = (members[i], members[j], groups, n)
             overlap[i, j] = overlap[j, i] = _mean_over_groups(*pair, _overlap)
             correlation[i, j] = correlation[j, i] = _mean_over_groups(*pair, _spearman)
+        tests = [m.test for m in members]
         agreements.append(
-            Agreement(
-                dataset, grouping, [m.test for m in members], overlap, correlation, n,
-                reference=reference, groups=groups,
-            )  # fmt: skip
+            Agreement(dataset, grouping, tests, overlap, correlation, n, reference, groups)
         )
     return agreements
 
