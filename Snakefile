@@ -4,10 +4,12 @@
 
 from snakemake.utils import min_version, validate
 
+import os
 import sys
 
 from rgg.comparisons import ConfigError, check_duplicate_keys, describe_schema_error
-from rgg.workflow_lock import lock_hint
+from rgg.io.provenance import WORKFLOW_COMMAND_VARIABLE
+from rgg.workflow_command import lock_hint, workflow_command
 
 min_version("8.0")
 
@@ -17,6 +19,8 @@ if getattr(workflow, "is_main_process", True):
     _hint = lock_hint(".", sys.argv)
     if _hint:
         print(_hint, file=sys.stderr)
+    # the command the user ran, for the provenance records of the jobs (rgg.io.provenance)
+    os.environ[WORKFLOW_COMMAND_VARIABLE] = workflow_command(sys.argv, os.environ)
 
 
 # The default config, unless config files are given with --configfile: those replace it

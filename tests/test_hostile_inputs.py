@@ -24,7 +24,7 @@ from scipy import sparse
 
 import rgg
 from rgg import cli
-from rgg.workflow_lock import lock_hint
+from rgg.workflow_command import lock_hint
 
 
 @pytest.fixture

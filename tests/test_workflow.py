@@ -442,3 +442,18 @@ def test_report_shows_the_parameters_each_test_sets(finished_run: Path) -> None:
     defaults = row.split("<summary>defaults</summary><code>")[1].split("</code>")[0]
     assert "corr_method: benjamini-hochberg" in defaults
     assert "method" not in defaults.replace("corr_method", "")
+
+
+def test_report_shows_the_snakemake_command_that_was_run(finished_run: Path) -> None:
+    """The provenance names the user's command, not the internal `rgg collect` step, which is
+    kept below it with each job's own command (issue 19)."""
+    report = (finished_run / "reports" / "rgg_report.html").read_text()
+    table = report.split('id="provenance-table"')[1].split("</table>")[0]
+    command = table.split("<th>command</th><td><code>")[1].split("</code>")[0]
+    assert command.split()[0].endswith("snakemake")
+    assert "--configfile" in command
+    assert "--cores 2" in command
+    step = table.split("<th>its step that combined the tables</th><td><code>")[1]
+    assert step.startswith("rgg collect")
+    jobs = report.split('id="job-times-table"')[1].split("</table>")[0]
+    assert jobs.count("<code>rgg rank ") == len(EXPECTED)

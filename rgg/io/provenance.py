@@ -51,6 +51,11 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+#: Environment variable through which the workflow passes its snakemake command line to the
+#: steps it runs (not a rule parameter: a different invocation must not rerun the jobs).
+WORKFLOW_COMMAND_VARIABLE = "RGG_WORKFLOW_COMMAND"
+
+
 def provenance_record(
     *,
     command: Sequence[str],
@@ -80,6 +85,8 @@ def provenance_record(
     return {
         "provenance_version": PROVENANCE_VERSION,
         "command": list(command),
+        # the snakemake command line the user ran, when a workflow job runs this step
+        "workflow_command": os.environ.get(WORKFLOW_COMMAND_VARIABLE),
         "params": dict(params or {}),
         "config": dict(config or {}),
         "data": dict(data or {}),

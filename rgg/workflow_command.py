@@ -1,4 +1,7 @@
-"""Say what to do about a Snakemake lock left by a killed run, before Snakemake refuses to run.
+"""What the Snakefile works out from the snakemake command line while it is parsed.
+
+The lock hint: what to do about a Snakemake lock left by a killed run, said before
+Snakemake refuses to run. And the command itself, for the provenance records.
 
 Snakemake locks the folder's inputs and outputs while it runs (``.snakemake/locks``) and
 removes the lock when it ends. A run killed with SIGKILL, a lost SSH session or a power cut
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 #: Where Snakemake keeps its lock files, relative to the working directory.
@@ -64,3 +67,11 @@ def _given(argv: Sequence[str], *options: str) -> bool:
         arg.startswith("--") and len(arg) > 4 and any(o.startswith(arg) for o in options)
         for arg in argv[1:]
     )
+
+
+def workflow_command(argv: Sequence[str], environ: Mapping[str, str]) -> str:
+    """The snakemake command line as the user ran it, for provenance records: ``argv``, plus
+    the profile set through ``SNAKEMAKE_PROFILE``, which the command line does not show."""
+    command = shlex.join(argv)
+    profile = environ.get("SNAKEMAKE_PROFILE")
+    return f"SNAKEMAKE_PROFILE={shlex.quote(profile)} {command}" if profile else command
