@@ -6,7 +6,10 @@ hpdex and pegasus, each on the cases it supports (``peers.py``). Every (tool, ca
 measurement runs in its own worker process (``--worker TOOL``), which loads the cached
 dataset, times the calls and measures peak memory; the parent collects the workers' JSON,
 checks that every peer's scores agree with rgg's and writes a markdown table, a JSON file
-and a plot to ``benchmarks/results/``. See ``benchmarks/README.md``.
+and a plot to ``benchmarks/results/``. With scanpy >= 1.13 the peer ``scanpy-illico`` runs
+scanpy's Wilcoxon cases with ``method='wilcoxon_illico'``. The generated data are cached in
+``$RGG_BENCH_DATA``, else ``~/.cache/rgg-bench`` (``--data-dir``). See
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from datagen import DatasetSpec, cached_dataset, make_dataset, read_for_ranking
+from datagen import (
+    DEFAULT_DATA_DIR,
+    DatasetSpec,
+    cached_dataset,
+    make_dataset,
+    read_for_ranking,
+)
 from peers import hpdex_runner, illico_runner, pegasus_runner
 
 __all__ = ["CASES", "SIZES", "TOOLS", "Case", "Tool", "main", "make_dataset"]
@@ -122,7 +132,12 @@ def rgg_runner(n_jobs: int) -> Runner:
 
 
 def scanpy_runner(n_jobs: int) -> Runner:
-    """``rank_genes_groups`` of scanpy with ``sc.settings.n_jobs = n_jobs``."""
+    """``rank_genes_groups`` of scanpy with ``sc.settings.n_jobs = n_jobs``.
+
+    scanpy >= 1.12.2 runs its Wilcoxon test on ``sc.settings.n_jobs`` Numba threads (default
+    1 in 1.12, 4 in 1.13), older versions on one thread whatever the setting; the other
+    methods do not read it.
+    """
     import scanpy as sc
 
     sc.settings.n_jobs = n_jobs
@@ -132,6 +147,45 @@ def scanpy_runner(n_jobs: int) -> Runner:
         sc.tl.rank_genes_groups(adata, groupby, **kwargs)
 
     return run
+
+
+#: scanpy's method that computes its Wilcoxon statistic with illico (scanpy >= 1.13; the
+#: plain ``wilcoxon`` from scanpy 2.0 and under the ``ScanpyV2Preview`` preset).
+SCANPY_ILLICO_METHOD = "wilcoxon_illico"
+
+
+def scanpy_illico_runner(n_jobs: int) -> Runner:
+    """scanpy's ``rank_genes_groups`` for ``method='wilcoxon_illico'`` (the tool's ``method``).
+
+    Under scanpy's default preset (``ScanpyV1``) that method name warns that it will become
+    the plain ``wilcoxon`` in scanpy 2.0 (a ``DeprecationWarning``); the warning is ignored.
+    ``sc.settings.n_jobs = n_jobs`` as for ``scanpy``: scanpy passes it to illico as
+    ``n_threads``.
+    """
+    run_scanpy = scanpy_runner(n_jobs)
+
+    def run(adata: Any, groupby: str, **kwargs: Any) -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=".*wilcoxon_illico", category=DeprecationWarning
+            )
+            run_scanpy(adata, groupby, **kwargs)
+
+    return run
+
+
+def scanpy_has_illico_method() -> bool:
+    """Whether the installed scanpy (>= 1.13, without importing it) has ``wilcoxon_illico``."""
+    try:
+        installed = version("scanpy")
+    except PackageNotFoundError:
+        return False
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(installed) >= Version("1.13.0a1")
+    except InvalidVersion:
+        return False
 
 
 #: How a peer's agreement with the subject is checked on a case: ``"scores"`` (the top
@@ -165,6 +219,13 @@ class Tool:
         Works in child processes, whose summed RSS is sampled as well.
     notes
         Case name -> footnote for the table.
+    available
+        Whether the tool can run here, if importing ``module`` is not enough to tell.
+    also_versions
+        Further distributions whose versions the results record (what the tool runs on).
+    method
+        ``method`` the tool is called with instead of the case's (the subject keeps the
+        case's).
     """
 
     factory: Callable[[int], Runner]
@@ -175,6 +236,9 @@ class Tool:
     mask_var: bool = False
     processes: bool = False
     notes: Mapping[str, str] = field(default_factory=dict)
+    available: Callable[[], bool] | None = None
+    also_versions: tuple[str, ...] = ()
+    method: str | None = None
 
     def __call__(self, n_jobs: int) -> Runner:
         return self.factory(n_jobs)
@@ -187,15 +251,41 @@ class Tool:
         """How agreement is checked on ``case``."""
         return "scores" if self.checks is None else self.checks[case]
 
+    def kwargs(self, case: Case, adata: Any) -> dict[str, Any]:
+        """Keyword arguments of the tool's calls on ``case`` (the case's, but ``method``)."""
+        kwargs = case.kwargs(adata)
+        if self.method is not None:
+            kwargs["method"] = self.method
+        return kwargs
+
     def installed(self) -> bool:
-        """Whether the tool can be imported here."""
-        return importlib.util.find_spec(self.module) is not None
+        """Whether the tool can be imported (and, if it says how to tell, run) here."""
+        if importlib.util.find_spec(self.module) is None:
+            return False
+        return self.available is None or self.available()
 
 
 #: Tool name -> its description. Add peers here (runners of third-party tools: ``peers.py``).
 TOOLS: dict[str, Tool] = {
     "rgg": Tool(rgg_runner, "rgg", "rgg", mask_var=True),
     "scanpy": Tool(scanpy_runner, "scanpy", "scanpy", separate_first=False, mask_var=True),
+    "scanpy-illico": Tool(
+        scanpy_illico_runner,
+        "scanpy",
+        "scanpy",
+        checks={"wilcoxon": "scores", "wilcoxon_ref": "scores"},
+        # illico's Numba kernels compile on the first call (about 13 s)
+        separate_first=True,
+        mask_var=True,
+        notes=dict.fromkeys(
+            ("wilcoxon", "wilcoxon_ref"),
+            "scanpy's method='wilcoxon_illico' (its Wilcoxon statistic computed by illico); "
+            "rgg runs method='wilcoxon'. The first call compiles illico's kernels.",
+        ),
+        available=scanpy_has_illico_method,
+        also_versions=("illico",),
+        method=SCANPY_ILLICO_METHOD,
+    ),
     "illico": Tool(
         illico_runner,
         "illico",
@@ -436,7 +526,7 @@ def measure(
     spec = TOOLS[tool]
     run = spec(n_jobs)
     adata = read_for_ranking(data)
-    kwargs = case.kwargs(adata)
+    kwargs = spec.kwargs(case, adata)
     children = ChildrenPeak() if spec.processes else contextlib.nullcontext()
     with children:
         gc.collect()
@@ -479,6 +569,7 @@ def measure(
         "peak_working_mb": (peak_steady - rss_after_first) / MB if steady else None,
         "top_scores": top_scores(adata),
         **top_genes(adata),
+        **scanpy_settings(),
     }
     if spec.processes:
         record["peak_children_first_mb"] = children_first / MB
@@ -490,6 +581,18 @@ def measure(
     return record, adata
 
 
+def scanpy_settings() -> dict[str, Any]:
+    """scanpy's ``n_jobs`` and preset (scanpy >= 1.13) if the worker imported scanpy."""
+    sc = sys.modules.get("scanpy")
+    settings = getattr(sc, "settings", None)
+    if settings is None:
+        return {}
+    found = {"scanpy_n_jobs": settings.n_jobs}
+    if getattr(settings, "preset", None) is not None:
+        found["scanpy_preset"] = str(settings.preset)
+    return found
+
+
 def check_on_subset(case: Case, data: Path, n_genes: int, n_jobs: int, peer: str) -> dict[str, Any]:
     """Agreement of ``peer`` with the subject on the first ``n_genes`` genes (one call each).
 
@@ -499,13 +602,12 @@ def check_on_subset(case: Case, data: Path, n_genes: int, n_jobs: int, peer: str
     n_genes = min(n_genes, adata.n_vars)
     mask = np.zeros(adata.n_vars, dtype=bool)
     mask[:n_genes] = True
-    kwargs = case.kwargs(adata)
 
     def run(tool: str) -> Any:
         spec = TOOLS[tool]
         target = adata if spec.mask_var else adata[:, mask].copy()
         extra = {"mask_var": mask} if spec.mask_var else {}
-        spec(n_jobs)(target, GROUPBY, **kwargs, **extra)
+        spec(n_jobs)(target, GROUPBY, **spec.kwargs(case, adata), **extra)
         return target
 
     subject = run(SUBJECT)
@@ -634,9 +736,9 @@ def run_case(
 # --- reporting ----------------------------------------------------------------------------
 
 
-def results_path(results_dir: Path, size: str, suffix: str) -> Path:
-    """``results_dir/compare_scanpy_<size>.<suffix>``."""
-    return results_dir / f"compare_scanpy_{size}.{suffix}"
+def results_path(results_dir: Path, size: str, suffix: str, tag: str | None = None) -> Path:
+    """``results_dir/compare_scanpy_<size>[_<tag>].<suffix>``."""
+    return results_dir / f"compare_scanpy_{size}{f'_{tag}' if tag else ''}.{suffix}"
 
 
 def plot_path(json_file: Path) -> Path:
@@ -747,6 +849,19 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
     return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
 
 
+def scanpy_preset_note(report: Mapping[str, Any]) -> str:
+    """`` (scanpy's preset ...)`` if the scanpy workers recorded one (scanpy >= 1.13)."""
+    presets = sorted(
+        {
+            record["scanpy_preset"]
+            for row in report["rows"]
+            for record in row["peers"].values()
+            if "scanpy_preset" in record
+        }
+    )
+    return f" (scanpy's preset {', '.join(presets)})" if presets else ""
+
+
 def markdown(report: Mapping[str, Any]) -> str:
     """The report as markdown: a header, the time and memory table, the agreement table."""
     data, env = report["dataset"], report["environment"]
@@ -772,7 +887,8 @@ def markdown(report: Mapping[str, Any]) -> str:
         "",
         f"{data['n_cells']:,} cells x {data['n_genes']:,} genes, {data['n_groups']} groups, "
         f"{data['density']:.1%} non-zero, X (CSR float32) {data['x_mb']:.0f} MB. "
-        f"Median of {report['repeats']} calls; n_jobs={report['n_jobs']} for every tool. "
+        f"Median of {report['repeats']} calls; n_jobs={report['n_jobs']} for every tool"
+        f"{scanpy_preset_note(report)}. "
         f"{env['cpu_count']} cores, Python {env['python']}, "
         + ", ".join(f"{name} {ver}" for name, ver in env["versions"].items())
         + f". {report['date']}, total {report['total_s'] / 60:.1f} min.",
@@ -854,8 +970,10 @@ def plot(report: Mapping[str, Any], path: Path) -> None:
 
 def environment(tools: Sequence[str]) -> dict[str, Any]:
     """Machine and package versions (the base packages and every tool's distribution)."""
-    names = ["rgg", "scanpy", "anndata", "numba", "numpy", "scipy", "scikit-learn"]
-    return machine_and_versions(names + [TOOLS[t].dist for t in tools])
+    names = ["rgg", "scanpy", "anndata", "numba", "numpy", "scipy", "pandas", "scikit-learn"]
+    for tool in tools:
+        names += [TOOLS[tool].dist, *TOOLS[tool].also_versions]
+    return machine_and_versions(names)
 
 
 def machine_and_versions(distributions: Sequence[str]) -> dict[str, Any]:
@@ -903,6 +1021,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         rows = [run_case(case, data, Path(work), args, estimates) for case in cases]
     report = {
         "size": args.size,
+        "tag": args.tag,
         "repeats": args.repeats,
         "n_jobs": args.n_jobs,
         "tools": args.tools,
@@ -913,7 +1032,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "rows": rows,
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    json_file = results_path(args.results_dir, args.size, "json")
+    json_file = results_path(args.results_dir, args.size, "json", args.tag)
     json_file.write_text(json.dumps(report, indent=1))
     table = markdown(report)
     json_file.with_suffix(".md").write_text(table)
@@ -984,12 +1103,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "e.g. scanpy:wilcoxon=0",
     )
     parser.add_argument(
+        "--tag",
+        help="suffix of the result files: compare_scanpy_<size>_<tag>.{md,json}, "
+        "compare_<size>_<tag>.png (e.g. scanpy1.13), so that a run does not replace another",
+    )
+    parser.add_argument(
         "--render",
         type=Path,
         metavar="JSON",
         help="only rewrite the table and the plot of a results file",
     )
-    parser.add_argument("--data-dir", type=Path, default=HERE / "data")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="where the generated h5ad files are cached (default: $RGG_BENCH_DATA, else "
+        "~/.cache/rgg-bench)",
+    )
     parser.add_argument("--results-dir", type=Path, default=HERE / "results")
     worker_options = parser.add_argument_group("worker (internal)")
     worker_options.add_argument("--worker", choices=[*TOOLS, "check"], help=argparse.SUPPRESS)
@@ -1004,6 +1134,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.tag is not None and not args.tag.replace(".", "").replace("-", "").isalnum():
+        parser.error(f"--tag {args.tag!r}: use letters, digits, '.' and '-' only")
     args.peer_runs = parse_peer_runs(parser, args.peer_runs)
     if not args.worker and args.render is None:
         available = installed_tools()

@@ -5,6 +5,9 @@ Counts are negative-binomial draws whose gene means are log-normal, placed so th
 (1% to 25% of the cells) and a few percent of the genes are differentially expressed in
 each group. ``X`` holds the counts normalised to 1e4 per cell and ``log1p``-transformed,
 as CSR float32; ``layers['counts']`` holds the integer counts.
+
+Generated files go to :data:`DEFAULT_DATA_DIR` (``$RGG_BENCH_DATA``, else
+``~/.cache/rgg-bench``), outside the repository; every benchmark script uses it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,25 @@ GROUP_FRACTION_RANGE = (0.01, 0.25)
 TARGET_SUM = 1e4
 #: Cells drawn per block. Fixed, because the random stream depends on it.
 BLOCK_CELLS = 1024
+#: Environment variable naming the directory of the generated data.
+DATA_DIR_VARIABLE = "RGG_BENCH_DATA"
+
+
+def default_data_dir() -> Path:
+    """Directory of the generated data: ``$RGG_BENCH_DATA``, else ``~/.cache/rgg-bench``.
+
+    Outside the repository: the files are hundreds of MB to tens of GB. Every benchmark
+    script (``compare_scanpy.py``, ``screen.py``, ``datagen_disk.py``, ``out_of_core.py``)
+    takes its default from here.
+    """
+    configured = os.environ.get(DATA_DIR_VARIABLE, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "rgg-bench"
+
+
+#: :func:`default_data_dir` when this module was imported.
+DEFAULT_DATA_DIR = default_data_dir()
 
 
 @dataclass(frozen=True)

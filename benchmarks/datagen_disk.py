@@ -8,6 +8,10 @@ the counts of expressing cells are ``1 + Poisson(mean / p - 1)``, which keeps th
 negative binomial whose non-zero probability is ``p``. ``X`` is ``log1p`` of the counts
 normalised to 1e4 per cell, CSR float32 (no counts layer); ``obs['group']`` holds 12 groups.
 
+The file goes to ``$RGG_BENCH_DATA``, else ``~/.cache/rgg-bench`` (``datagen.DEFAULT_DATA_DIR``,
+outside the repository), as ``ooc_<cells>x<genes>_g<groups>_s<seed>.h5ad``, unless ``--out``
+names another path.
+
     python benchmarks/datagen_disk.py --cells 2000000 --genes 20000   # ~22 GB, a few minutes
 """
 
@@ -187,6 +191,11 @@ def write_dataset(
     )
 
 
+def ooc_filename(n_cells: int, n_genes: int, n_groups: int = 12, seed: int = 0) -> str:
+    """Default file name of a dataset: every parameter, so files never collide."""
+    return f"ooc_{n_cells}x{n_genes}_g{n_groups}_s{seed}.h5ad"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cells", type=int, default=2_000_000)
@@ -197,14 +206,12 @@ def main() -> None:
         "--out",
         type=Path,
         default=None,
-        help="default: benchmarks/data/ooc_<cells>x<genes>_s<seed>.h5ad",
+        help="default: ooc_<cells>x<genes>_g<groups>_s<seed>.h5ad in $RGG_BENCH_DATA, else "
+        "~/.cache/rgg-bench",
     )
     args = parser.parse_args()
-    out = (
-        args.out
-        or Path(__file__).parent
-        / "data"
-        / f"ooc_{args.cells}x{args.genes}_g{args.groups}_s{args.seed}.h5ad"
+    out = args.out or datagen.DEFAULT_DATA_DIR / ooc_filename(
+        args.cells, args.genes, args.groups, args.seed
     )
     if out.exists():
         print(f"{out} exists")

@@ -6,9 +6,12 @@ or into memory (``memory``), and times ``rgg.rank_genes_groups``. The parent sam
 summed RSS of the child and all its descendants (the Dask scheduler's workers included)
 every 0.2 s; that sum is the peak reported. Results go to ``benchmarks/results/out_of_core.{json,md}``.
 
+A bare file name that does not exist in the working directory is looked up in the data
+directory of ``datagen_disk.py`` (``$RGG_BENCH_DATA``, else ``~/.cache/rgg-bench``):
+
     python benchmarks/datagen_disk.py --cells 2000000 --genes 20000
-    python benchmarks/out_of_core.py benchmarks/data/ooc_2000000x20000_g12_s0.h5ad --modes lazy --runs 1
-    python benchmarks/out_of_core.py benchmarks/data/ooc_500000x20000_g12_s0.h5ad --modes lazy memory
+    python benchmarks/out_of_core.py ooc_2000000x20000_g12_s0.h5ad --modes lazy --runs 1
+    python benchmarks/out_of_core.py ooc_500000x20000_g12_s0.h5ad --modes lazy memory
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+try:
+    from benchmarks import datagen
+except ImportError:  # run as a script
+    import datagen  # type: ignore[no-redef]
 
 RESULTS = Path(__file__).parent / "results"
 CASES = {
@@ -85,14 +93,27 @@ def measure(path: Path, mode: str, case: str, jobs: int) -> dict[str, Any]:
     return {**result, "peak_tree_gb": peak / 1e9, "process_s": time.perf_counter() - started}
 
 
+def resolve_data(path: Path) -> Path:
+    """``path``, or, if it is a bare name that does not exist, that name in the data directory."""
+    if path.exists() or path.parent != Path():
+        return path
+    return datagen.DEFAULT_DATA_DIR / path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", type=Path)
+    parser.add_argument(
+        "data",
+        type=Path,
+        help="h5ad file; a bare name not found here is looked up in $RGG_BENCH_DATA, else "
+        "~/.cache/rgg-bench",
+    )
     parser.add_argument("--modes", nargs="+", default=["lazy"], choices=["lazy", "memory"])
     parser.add_argument("--cases", nargs="+", default=["wilcoxon", "t-test"], choices=list(CASES))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
+    args.data = resolve_data(args.data)
 
     import h5py
 

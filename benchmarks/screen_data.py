@@ -44,8 +44,9 @@ RESPONSE_GENES = 20
 #: Standard deviation of the natural log of gene means: deeply sequenced cells detect most
 #: genes, so their means spread less than in 10x data of :mod:`benchmarks.datagen`.
 LOG_MEAN_SD = 1.2
-#: Default directory of the generated files: outside the repository (they are GBs).
-DEFAULT_DATA_DIR = Path(os.environ.get("RGG_BENCH_DATA", Path.home() / ".cache" / "rgg-bench"))
+#: Default directory of the generated files (``$RGG_BENCH_DATA``, else
+#: ``~/.cache/rgg-bench``): outside the repository (they are GBs).
+DEFAULT_DATA_DIR = datagen.DEFAULT_DATA_DIR
 
 
 @dataclass(frozen=True)
