@@ -43,10 +43,3 @@ def active_defaults() -> RankDefaults:
     return RankDefaults(
         method=method, mean_in_log_space=bool(rank.mean_in_log_space), mask_var=rank.mask_var
     )
-
-
-def is_v2_preview() -> bool:
-    """Whether scanpy is imported and its active preset is ``ScanpyV2Preview``."""
-    scanpy = sys.modules.get("scanpy")
-    preset = getattr(getattr(scanpy, "settings", None), "preset", None)
-    return preset is not None and str(preset) == V2_PREVIEW

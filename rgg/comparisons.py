@@ -47,10 +47,10 @@ TEST_DEFAULTS: dict[str, Any] = {
 #: Test options that work gene by gene and so do not exist for logreg.
 _PER_GENE_OPTIONS = ("auroc", "min_pct", "min_diff_pct", "min_logfc")
 _SELECTOR_KEYS = {"dataset": "datasets", "grouping": "groupings", "test": "tests"}
-#: Names the workflow uses itself inside the results folder (datasets) and a dataset's folder.
 #: The folder under ``results`` for intermediates that are no use on their own (the
 #: per-comparison uns files the annotated h5ad is made from).
 INTERNAL_FOLDER = "internal"
+#: Names the workflow uses itself inside the results folder (datasets) and a dataset's folder.
 RESERVED_NAMES = frozenset(
     {"markers.parquet", "pseudobulk.parquet", "pseudobulk", "logs", "benchmarks", INTERNAL_FOLDER}
 )

@@ -26,7 +26,7 @@ from ._errors import (
     did_you_mean,
     obs_column,
 )
-from ._presets import active_defaults, is_v2_preview
+from ._presets import active_defaults
 from ._types import (
     CORR_METHODS,
     CORR_SCOPES,
@@ -374,7 +374,7 @@ def build_plan(
 
     if method is None:
         method = defaults.method
-    elif method == "wilcoxon_illico" and not is_v2_preview():
+    elif method == "wilcoxon_illico":  # as scanpy, whichever preset is active
         warnings.warn(
             "method='wilcoxon_illico' is scanpy 1.13's name for the Wilcoxon test it computes "
             "with illico; scanpy 2.0 makes it plain 'wilcoxon'. rgg computes the same "
@@ -383,7 +383,8 @@ def build_plan(
             stacklevel=3,
         )
     if mean_in_log_space is None:
-        mean_in_log_space = defaults.mean_in_log_space
+        # a preset's default gives way to an explicit Seurat fold change
+        mean_in_log_space = defaults.mean_in_log_space or fold_change != "log_mean"
     if not isinstance(mean_in_log_space, bool | np.bool_):
         msg = f"mean_in_log_space must be True or False, got {mean_in_log_space!r}."
         raise ValueError(msg)

@@ -69,9 +69,40 @@ def _given(argv: Sequence[str], *options: str) -> bool:
     )
 
 
+#: Words in an option's name (or a ``--config`` key) that mark its value as a secret.
+_SECRET_WORDS = ("secret", "token", "password", "passwd", "key", "credential")
+
+
 def workflow_command(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     """The snakemake command line as the user ran it, for provenance records: ``argv``, plus
-    the profile set through ``SNAKEMAKE_PROFILE``, which the command line does not show."""
-    command = shlex.join(argv)
+    the profile set through ``SNAKEMAKE_PROFILE``, which the command line does not show.
+
+    Values of options whose name looks secret (``--storage-s3-secret-key X``,
+    ``--config api_token=X``) are replaced by ``***``: the records go into shared reports.
+    """
+    command = shlex.join(_redacted(argv))
     profile = environ.get("SNAKEMAKE_PROFILE")
     return f"SNAKEMAKE_PROFILE={shlex.quote(profile)} {command}" if profile else command
+
+
+def _redacted(argv: Sequence[str]) -> list[str]:
+    def secret(name: str) -> bool:
+        return any(word in name.lower() for word in _SECRET_WORDS) and name != "--configfile"
+
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next and not arg.startswith("-"):
+            out.append("***")
+            hide_next = False
+            continue
+        hide_next = False
+        name, equals, _ = arg.partition("=")
+        if arg.startswith("--") and secret(name):
+            out.append(f"{name}=***" if equals else arg)
+            hide_next = not equals
+        elif not arg.startswith("-") and equals and secret(name):  # --config key=value items
+            out.append(f"{name}=***")
+        else:
+            out.append(arg)
+    return out

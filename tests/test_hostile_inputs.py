@@ -659,3 +659,18 @@ def test_duplicate_gene_names_outside_the_mask_are_fine(tmp_path: Path) -> None:
     argv = ["rank", str(data), "--groupby", "g", "--pts", "--mask-var", "keep", "--out", str(out)]
     assert cli.main(argv) == 0
     assert rgg.io.read_results(out)[0].height == 3 * 7
+
+
+def test_the_recorded_workflow_command_hides_secrets() -> None:
+    from rgg.workflow_command import workflow_command
+
+    argv = [
+        "snakemake", "--cores", "2", "--storage-s3-secret-key", "ABC", "--config",
+        "api_token=xyz", "results=r", "--password=hunter2", "--keep-going",
+    ]  # fmt: skip
+    command = workflow_command(argv, {"SNAKEMAKE_PROFILE": "profiles/slurm"})
+    assert command.startswith("SNAKEMAKE_PROFILE=profiles/slurm snakemake --cores 2")
+    for secret in ("ABC", "xyz", "hunter2"):
+        assert secret not in command
+    assert "results=r" in command
+    assert "--keep-going" in command

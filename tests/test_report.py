@@ -383,3 +383,29 @@ def test_agreement_compares_like_with_like() -> None:
     assert agreement.groups == ["x", "y"]
     assert agreement.top_overlap[0, 1] == 1.0
     assert agreement.rank_correlation[0, 1] == pytest.approx(1.0)
+
+
+def test_agreement_keeps_a_rest_of_listed_groups_apart() -> None:
+    """rest_scope='groups' stores reference 'rest' too, but its rest is other cells; and with
+    three tests each mean runs over the groups all three report."""
+    import polars as pl
+
+    from rgg.report.data import ComparisonView, method_agreement
+
+    def view(test: str, groups: list[str], params: dict) -> ComparisonView:
+        rows = [
+            {"group": g, "gene": f"g{i}", "rank": i + 1, "score": 4.0 - i, "reference": "rest"}
+            for g in groups
+            for i in range(4)
+        ]
+        return ComparisonView("d", "g", test, params, {}, pl.DataFrame(rows), test)
+
+    views = [
+        view("a", ["x", "y", "z"], {}),
+        view("b", ["x", "y", "z"], {}),
+        view("c", ["x", "y"], {}),  # reports no z: every mean runs over x and y
+        view("s", ["x", "y"], {"rest_scope": "groups", "groups": ["x", "y"]}),
+    ]
+    (agreement,) = method_agreement(views, n=2)
+    assert agreement.tests == ["a", "b", "c"]
+    assert agreement.groups == ["x", "y"]

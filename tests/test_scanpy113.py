@@ -163,6 +163,11 @@ def test_defaults_follow_scanpys_active_preset(monkeypatch) -> None:
     assert preview["logfoldchanges"]["a"].tobytes() == expected["logfoldchanges"]["a"].tobytes()
     explicit = rgg.rank_genes_groups(adata, "group", method="t-test", copy=True)
     assert explicit.uns["rank_genes_groups"]["params"]["method"] == "t-test"
+    # the preset's mean_in_log_space=False gives way to an explicit Seurat fold change
+    seurat = rgg.rank_genes_groups(adata, "group", fold_change="expm1_mean", copy=True)
+    assert seurat.uns["rank_genes_groups"]["params"]["fold_change"] == "expm1_mean"
+    with pytest.warns(DeprecationWarning, match="wilcoxon_illico"):  # explicit: as scanpy
+        rgg.rank_genes_groups(adata, "group", method="wilcoxon_illico", copy=True)
     _fake_scanpy(monkeypatch, "scanpy-v1", "t-test", mean_in_log_space=True)
     classic = rgg.rank_genes_groups(adata, "group", copy=True).uns["rank_genes_groups"]
     assert classic["params"]["method"] == "t-test"

@@ -128,8 +128,12 @@ def _ctrl_c_deferred() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # a handler set outside Python: it cannot be put back, leave it
+        yield
+        return
     pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
+    signal.signal(signal.SIGINT, lambda number, frame: pressed.append(number))
     try:
         yield
     finally:
@@ -153,7 +157,11 @@ class LockedKernel:
         signature = tuple(numba.typeof(arg) for arg in args)
         if signature not in self._compiled:
             slp = _slp_vectorization() if self.slp_vectorize else contextlib.nullcontext()
-            with _ctrl_c_deferred(), compile_lock(), slp:
+            with (
+                compile_lock(),
+                _ctrl_c_deferred(),
+                slp,
+            ):  # waiting for the lock stays interruptible
                 # loads from the cache, or compiles and saves
                 self.dispatcher.compile(signature)
             self._compiled.add(signature)

@@ -225,6 +225,7 @@ def _comparison_section(view: ComparisonView, adata: Any, top_n: int) -> dict[st
     shown = [group for group in groups if group in means.index]
     section["dot_plot"] = plots.dot_plot(means, fractions, shown)
     section["heatmap"] = plots.heatmap(means, shown)
+    section["heatmap_z"] = len(shown) >= plots.MIN_GROUPS_FOR_Z
     return section
 
 

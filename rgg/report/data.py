@@ -112,7 +112,7 @@ def method_agreement(views: Sequence[ComparisonView], n: int) -> list[Agreement]
     same comparisons."""
     alike: dict[tuple[str, str, str], list[ComparisonView]] = {}
     for view in views:
-        alike.setdefault((view.dataset, view.grouping, view.reference), []).append(view)
+        alike.setdefault((view.dataset, view.grouping, _compared_with(view)), []).append(view)
     agreements = []
     for (dataset, grouping, reference), members in alike.items():
         if len(members) < 2:
@@ -130,6 +130,15 @@ def method_agreement(views: Sequence[ComparisonView], n: int) -> list[Agreement]
             Agreement(dataset, grouping, tests, overlap, correlation, n, reference, groups)
         )
     return agreements
+
+
+def _compared_with(view: ComparisonView) -> str:
+    """What each group of a comparison is compared with: 'rest', a reference label, or, with
+    ``rest_scope='groups'``, the other listed groups (a different rest for each list)."""
+    if view.reference == "rest" and view.params.get("rest_scope", "all") == "groups":
+        listed = ", ".join(sorted(str(g) for g in view.params.get("groups") or ()))
+        return f"the other listed groups ({listed})"
+    return view.reference
 
 
 def _mean_over_groups(
