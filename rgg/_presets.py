@@ -26,7 +26,7 @@ class RankDefaults:
 
 #: scanpy's defaults before presets, and under ``Preset.ScanpyV1``.
 CLASSIC = RankDefaults()
-#: The name scanpy stores for its Wilcoxon test under ``Preset.ScanpyV2Preview``.
+#: ``str(sc.Preset.ScanpyV2Preview)``: the preset whose default test is the illico Wilcoxon.
 V2_PREVIEW = "scanpy-v2-preview"
 
 
