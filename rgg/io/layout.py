@@ -61,12 +61,19 @@ def fits_hdf5(array: np.ndarray) -> bool:
 
     Checked by writing an empty slice of it into an in-memory HDF5 file.
     """
+    # h5py: "object header message is too large"
+    return _anndata_writes(array[:0], (ValueError, RuntimeError, OSError))
+
+
+def _anndata_writes(element: Any, errors: tuple[type[Exception], ...]) -> bool:
+    """Whether anndata's ``write_elem`` writes ``element`` (an empty slice, so the probe is
+    cheap) into an in-memory HDF5 file without raising one of ``errors``."""
     from anndata.io import write_elem
 
     with h5py.File(io.BytesIO(), "w") as probe:
         try:
-            write_elem(probe, "probe", array[:0])
-        except (ValueError, RuntimeError, OSError):  # h5py: object header message is too large
+            write_elem(probe, "probe", element)
+        except errors:
             return False
     return True
 
@@ -108,8 +115,6 @@ def _labels_writable(frame: pd.DataFrame) -> bool:
     Checked by writing an empty frame of those columns into an in-memory HDF5 file; other
     labels need no check, so results of thousands of groups cost nothing here.
     """
-    from anndata.io import write_elem
-
     suspects = [
         label
         for label in frame.columns
@@ -117,12 +122,10 @@ def _labels_writable(frame: pd.DataFrame) -> bool:
     ]
     if not suspects:
         return True
-    with h5py.File(io.BytesIO(), "w") as probe:
-        try:
-            write_elem(probe, "probe", frame.loc[:, suspects].iloc[:0])
-        except (ValueError, TypeError, AttributeError, KeyError, RuntimeError, OSError):
-            return False
-    return True
+    return _anndata_writes(
+        frame.loc[:, suspects].iloc[:0],
+        (ValueError, TypeError, AttributeError, KeyError, RuntimeError, OSError),
+    )
 
 
 def pack_results(uns: Mapping[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,17 @@ def _writable(directory: Path) -> bool:
     return directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)
 
 
+#: Where Numba caches the kernels by default: beside their source.
+_IN_TREE_CACHE = Path(__file__).parent / "__pycache__"
+
+
+def _user_cache_dir() -> Path:
+    """Numba's fallback cache folder, the user's (``~/.cache/numba`` on Linux)."""
+    from numba.misc.appdirs import AppDirs
+
+    return Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
+
+
 def _ensure_cache_dir() -> None:
     """Give Numba a cache folder when neither of its own is writable.
 
@@ -48,10 +59,7 @@ def _ensure_cache_dir() -> None:
     """
     if numba.config.CACHE_DIR:
         return
-    from numba.misc.appdirs import AppDirs
-
-    user_cache = Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
-    if _writable(Path(__file__).parent / "__pycache__") or _writable(user_cache):
+    if _writable(_IN_TREE_CACHE) or _writable(_user_cache_dir()):
         return
     fallback = Path(tempfile.gettempdir()) / f"rgg-numba-cache-{_user()}"
     if _writable(fallback):
@@ -70,12 +78,8 @@ _thread_lock = threading.Lock()
 def _lock_file() -> Path:
     """Where the compile lock lives: beside the cache Numba writes to (the one it shares with
     other processes), else in a per-user file in the temporary directory."""
-    from numba.misc.appdirs import AppDirs
-
-    candidates = [Path(__file__).parent / "__pycache__"]
-    if numba.config.CACHE_DIR:
-        candidates = [Path(numba.config.CACHE_DIR)]
-    candidates.append(Path(AppDirs(appname="numba", appauthor=False).user_cache_dir))
+    candidates = [Path(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else _IN_TREE_CACHE]
+    candidates.append(_user_cache_dir())
     for cache_dir in candidates:
         if _writable(cache_dir):
             return cache_dir / "rgg-compile.lock"
