@@ -53,6 +53,7 @@ include: "workflow/rules/rank.smk"
 include: "workflow/rules/pseudobulk.smk"
 include: "workflow/rules/collect.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/crate.smk"
 
 
 rule all:
@@ -61,4 +62,5 @@ rule all:
         pseudobulk=combined_pseudobulk_paths(),
         annotated=annotated_paths(),
         report=config["report"]["file"],
+        crate=rules.crate.output.crate,
     default_target: True

@@ -445,6 +445,62 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def crate(args: argparse.Namespace) -> int:
+    """``rgg crate``: the run's Workflow Run RO-Crate and environment files."""
+    import os
+
+    from .io.crate import write_run_crate
+    from .io.provenance import WORKFLOW_COMMAND_VARIABLE
+
+    if not Path(args.results).is_dir():
+        msg = f"{args.results}: not a folder; give the results folder of the workflow run."
+        raise ValueError(msg)
+    config = _json_option(args.config, "--config")
+    path = write_run_crate(
+        args.results,
+        tables=args.table,
+        outputs=args.output,
+        config=config,
+        workflow_dir=args.workflow,
+        command=os.environ.get(WORKFLOW_COMMAND_VARIABLE),
+        license=args.license,
+    )
+    _say(f"the run's RO-Crate ({len(args.table)} comparisons) written to {path}")
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    """``rgg verify``: one line per problem; 0 only when everything holds."""
+    from .verify import verify_results
+
+    if args.recompute == "all":
+        recompute = None
+    elif args.recompute.isdigit():
+        recompute = int(args.recompute)
+    else:
+        msg = f"--recompute {args.recompute!r}: give a number of comparisons, or 'all'."
+        raise ValueError(msg)
+    if args.data is not None and not Path(args.data).is_dir():
+        msg = f"--data {args.data}: not a folder; give the folder that holds the input files."
+        raise ValueError(msg)
+    outcome = verify_results(
+        args.results, recompute=recompute, data=args.data, n_jobs=args.n_jobs, progress=_say
+    )
+    for note in outcome.notes:
+        print(f"rgg verify: note: {note}", flush=True)
+    for problem in outcome.problems:
+        print(f"rgg verify: problem: {problem}", flush=True)
+    checked = (
+        f"{outcome.files} files, {outcome.comparisons} comparisons' provenance and the "
+        f"environment checked, {outcome.recomputed} comparisons recomputed"
+    )
+    if outcome.passed:
+        print(f"rgg verify: {args.results} holds: {checked}.")
+        return 0
+    print(f"rgg verify: {len(outcome.problems)} problems in {args.results} ({checked}).")
+    return 1
+
+
 def _check_result_fits(result: Any, adata: Any, genes: set[str], key: str, path: str) -> None:
     """Refuse results that were not computed on this data (another groupby or other genes)."""
     if not isinstance(result, dict) or "names" not in result or "params" not in result:

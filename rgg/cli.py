@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_collect(commands)
     _add_annotate(commands)
     _add_report(commands)
+    _add_crate(commands)
+    _add_verify(commands)
     for command in commands.choices.values():  # whose usage an unknown option belongs to
         command.set_defaults(command_parser=command)
     return parser
@@ -378,6 +380,71 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--title", default="rgg marker genes", help="the report's title")
 
 
+def _add_crate(commands: argparse._SubParsersAction) -> None:
+    crate = commands.add_parser(
+        "crate",
+        help="describe a finished workflow run as a Workflow Run RO-Crate (the workflow's last step)",
+        description="Write RESULTS/ro-crate-metadata.json (Workflow Run Crate 0.5): the "
+        "workflow (copied to RESULTS/workflow/) as the main entity, the resolved config "
+        "(RESULTS/config.yaml), every input and output with its sha256, the software (rgg's "
+        "version and commit, Python, every package), the command, start and end times, and one "
+        "action per comparison linking its input, parameters and table; and the run's packages "
+        "pinned in RESULTS/environment.txt (pip) and RESULTS/environment.yml (conda). Check it "
+        "later with `rgg verify RESULTS`. Each file is written atomically.",
+    )
+    crate.add_argument("results", help="the results folder of the run: the crate's root")
+    crate.add_argument(
+        "--table",
+        action="append",
+        default=[],
+        required=True,
+        help="a comparison's table from `rgg rank` or `rgg pseudobulk` (repeat for each)",
+    )
+    crate.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        help="another output of the run: combined table, annotated h5ad, report (repeat)",
+    )
+    crate.add_argument(
+        "--config", required=True, metavar="JSON", help="the resolved workflow config (JSON)"
+    )
+    crate.add_argument("--workflow", required=True, help="the folder of the Snakefile that ran")
+    crate.add_argument(
+        "--license", help="the results' licence: an SPDX URL or a sentence (default: none chosen)"
+    )
+
+
+def _add_verify(commands: argparse._SubParsersAction) -> None:
+    verify = commands.add_parser(
+        "verify",
+        help="check a results folder against its RO-Crate, and optionally rerun comparisons",
+        description="Check that every input still has the sha256 the run's "
+        "ro-crate-metadata.json records, that every output still has its checksum and "
+        "provenance (comparison, parameters, input, rgg version), and that this environment has "
+        "the run's rgg version and the versions of rgg's dependencies. With --recompute, run N "
+        "comparisons (or all) again in a temporary folder and compare the tables bit for bit. "
+        "Prints one line per problem; exits with 0 only when everything holds, 1 otherwise.",
+    )
+    verify.add_argument("results", help="the results folder of a workflow run")
+    verify.add_argument(
+        "--recompute",
+        nargs="?",
+        const="all",
+        default="0",
+        metavar="N",
+        help="rerun the first N comparisons, or all (the default when N is left out)",
+    )
+    verify.add_argument(
+        "--data",
+        help="a folder to look for the inputs in, by file name, when they are not where the "
+        "run read them",
+    )
+    verify.add_argument(
+        "--n-jobs", type=int, default=None, help="threads of a rerun (default: as recorded)"
+    )
+
+
 class _StderrHandler(logging.Handler):
     """rgg's warnings as ``rgg: warning: ...`` lines on the current ``sys.stderr``."""
 
@@ -421,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "collect": _commands.collect,
         "annotate": _commands.annotate,
         "report": _commands.report,
+        "crate": _commands.crate,
+        "verify": _commands.verify,
     }[args.command]
     try:
         with _one_line_warnings():

@@ -1,0 +1,79 @@
+# The run as a Workflow Run RO-Crate (results/ro-crate-metadata.json) with its environment
+# pinned, and `snakemake verify`, which checks a results folder against it (rgg verify).
+
+
+def comparison_tables():
+    return [comparison_path(c, ".parquet") for c in COMPARISONS] + [
+        pseudobulk_path(c) for c in PSEUDOBULK_COMPARISONS
+    ]
+
+
+def crate_outputs():
+    """The run's outputs besides the comparisons' tables."""
+    return [
+        combined_table_path(),
+        *combined_pseudobulk_paths(),
+        *annotated_paths(),
+        config["report"]["file"],
+    ]
+
+
+def crate_options():
+    """`--table PATH` and `--output PATH` for each file the crate describes, shell-quoted."""
+    return " ".join(
+        [f"--table {shlex.quote(path)}" for path in comparison_tables()]
+        + [f"--output {shlex.quote(path)}" for path in crate_outputs()]
+    )
+
+
+rule crate:
+    input:
+        tables=comparison_tables(),
+        outputs=crate_outputs(),
+    output:
+        crate=f"{RESULTS}/ro-crate-metadata.json",
+        environment=f"{RESULTS}/environment.txt",
+        conda=f"{RESULTS}/environment.yml",
+        config=f"{RESULTS}/config.yaml",
+        workflow=directory(f"{RESULTS}/workflow"),
+    log:
+        f"{RESULTS}/logs/crate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/crate.tsv"
+    params:
+        results=RESULTS,
+        files=crate_options(),
+        resolved_config=json.dumps(config, sort_keys=True),
+        workflow=workflow.basedir,
+        license=config["license"],
+        rgg_version=rgg.__version__,
+    conda:
+        RGG_ENV
+    threads: 1
+    resources:
+        mem_mb=1024,
+    message:
+        "describe the run as a Workflow Run RO-Crate"
+    shell:
+        "rgg crate {params.results:q} {params.files} --config {params.resolved_config:q}"
+        " --workflow {params.workflow:q} --license {params.license:q} > {log:q} 2>&1"
+
+
+# Not part of the default target: `snakemake --cores 1 verify` checks the results folder
+# (checksums, provenance, environment); `rgg verify results --recompute` also reruns comparisons.
+rule verify:
+    input:
+        rules.crate.output.crate,
+    log:
+        f"{RESULTS}/logs/verify.log",
+    params:
+        results=RESULTS,
+    conda:
+        RGG_ENV
+    threads: 1
+    resources:
+        mem_mb=1024,
+    message:
+        "check {params.results} against its RO-Crate"
+    shell:
+        "rgg verify {params.results:q} 2>&1 | tee {log:q}"
