@@ -146,7 +146,7 @@ def test_report_renders_without_errors_or_network(browser_page) -> None:
     for section in ("overview", "agreement", "run-facts", "provenance"):
         assert page.locator(f"section#{section}").count() == 1
     assert page.locator("section.comparison").count() == 2
-    for kind in ("dot-plot", "heatmap", "volcano"):  # one of each per comparison
+    for kind in ("dot-plot", "heatmap", "volcano", "significance-plot"):  # one per comparison
         assert page.locator(f"section.comparison figure.{kind} img").count() == 2
     widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
     assert all(width > 100 for width in widths)
@@ -160,7 +160,8 @@ def test_hostile_text_renders_as_text(browser_page) -> None:
     text = page.inner_text("body")
     for hostile in (SCRIPT_LABEL, IMG_LABEL, DATASET, HOSTILE_GENE, MATH_LABEL):
         assert hostile in text
-    assert page.locator("script").count() == 2  # the provenance JSON and the report's own code
+    # the provenance JSON, the data block and the report's own code
+    assert page.locator("script").count() == 3
     assert page.locator("img[src='x']").count() == 0
     assert page.locator("b[onmouseover]").count() == 0
     embedded = json.loads(page.locator("script#rgg-provenance").text_content())
@@ -168,29 +169,38 @@ def test_hostile_text_renders_as_text(browser_page) -> None:
 
 
 @pytest.mark.browser
-def test_marker_tables_sort_and_filter(browser_page) -> None:
+def test_top_hits_sort_filter_and_page(browser_page) -> None:
+    """The top hits of a comparison: drawn from the data block, sortable by any column,
+    filtered by text and paged."""
     page, _ = browser_page
-    table = page.locator("table.markers").first
+    view = page.locator("section.comparison").first.locator("[data-view='top-hits']")
+    table = view.locator("table.top-hits-table")
     assert table.locator("th", has_text="AUROC").count() == 1  # wilcoxon ran with --auroc
     header = table.locator("th", has_text="score")
 
     def scores() -> list[float]:
-        cells = table.locator("tbody tr:not([hidden]) td:nth-child(4)")
+        cells = table.locator("tbody tr td:nth-child(4)")
         return [float(value) for value in cells.evaluate_all("cs => cs.map(c => c.dataset.value)")]
 
     header.click()
-    assert scores() == sorted(scores())
-    header.click()
-    assert scores() == sorted(scores(), reverse=True)
+    assert scores() == sorted(scores(), reverse=True)  # numbers sort largest first
     assert header.get_attribute("aria-sort") == "descending"
+    header.click()
+    assert scores() == sorted(scores())
+    assert header.get_attribute("aria-sort") == "ascending"
 
-    search = page.locator("input.filter").nth(1)  # the first comparison's (0 is the overview's)
+    status = view.locator(".pager .status")
+    assert status.inner_text().strip() == "rows 1\u201325 of 25"  # 5 groups x top 5
+    search = view.locator("input.paged-search")
     search.fill("mono/macro")
-    visible = table.locator("tbody tr:not([hidden])")
-    assert visible.count() == 5  # top 5 of that group
-    assert all("Mono/Macro" in row for row in visible.all_inner_texts())
+    rows = table.locator("tbody tr")
+    assert rows.count() == 5  # top 5 of that group
+    assert all("Mono/Macro" in row for row in rows.all_inner_texts())
+    search.fill(HOSTILE_GENE[:8])  # a gene name with HTML is text, and found as text
+    assert rows.count() == 1
+    assert HOSTILE_GENE in rows.first.inner_text()
     search.fill("")
-    assert table.locator("tbody tr:not([hidden])").count() == 25
+    assert rows.count() == 25
 
 
 def test_provenance_in_parquet_and_h5ad(hostile_run: dict[str, Any]) -> None:
@@ -359,7 +369,8 @@ def test_agreement_compares_like_with_like() -> None:
     over the groups all compared tests report (issue 19)."""
     import polars as pl
 
-    from rgg.report.data import ComparisonView, method_agreement
+    from rgg.report.agreement import method_agreement
+    from rgg.report.data import ComparisonView
 
     def view(test: str, reference: str, scores: dict[str, list[float]]) -> ComparisonView:
         rows = [
@@ -390,7 +401,8 @@ def test_agreement_keeps_a_rest_of_listed_groups_apart() -> None:
     three tests each mean runs over the groups all three report."""
     import polars as pl
 
-    from rgg.report.data import ComparisonView, method_agreement
+    from rgg.report.agreement import method_agreement
+    from rgg.report.data import ComparisonView
 
     def view(test: str, groups: list[str], params: dict) -> ComparisonView:
         rows = [

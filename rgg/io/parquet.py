@@ -336,6 +336,13 @@ def read_results(
     return pl.read_parquet(path), params
 
 
+def scan_results(path: str | os.PathLike[str], kind: str | None = None) -> pl.LazyFrame:
+    """A results table as a lazy frame (checked as :func:`read_results` checks it), for
+    reading only the columns and rows a query needs from a table too large for memory."""
+    _checked_metadata(path, kind)
+    return pl.scan_parquet(path)
+
+
 def read_table_kind(path: str | os.PathLike[str]) -> str:
     """``'markers'`` or ``'pseudobulk'``: the kind of an rgg results table."""
     return _kind(_checked_metadata(path))

@@ -9,23 +9,34 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 
 from .. import __version__
 from .._errors import did_you_mean
-from ..io import atomic_path, read_comparisons, read_provenance, read_results
+from ..io import atomic_path, read_comparisons, read_provenance, scan_results
 from ..io.h5ad import read_h5ad
 from ..io.provenance import now, provenance_record, sha256_file
 from . import plots
+from .agreement import method_agreement
 from .data import (
     ComparisonView,
     benchmark_records,
     comparison_views,
     group_expression,
-    method_agreement,
     pseudobulk_views,
     sample_counts,
 )
+from .detail import (
+    FIGURE_GROUPS,
+    Detail,
+    GeneNames,
+    comparison_detail,
+    encode,
+    lookup_depth,
+    volcano_groups,
+)
+from .screen import on_target, screen_specs
 
 
 def build_report(
@@ -61,19 +72,30 @@ def build_report(
     """
 
     started = now()
-    table, _ = read_results(markers, kind="markers")
+    table = scan_results(markers, kind="markers")
     records = read_comparisons(markers)
     run_provenance = read_provenance(markers)
     views = comparison_views(table, records)
     bulk_views = []
     if pseudobulk is not None:
-        bulk_table, _ = read_results(pseudobulk, kind="pseudobulk")
+        bulk_table = scan_results(pseudobulk, kind="pseudobulk")
         bulk_views = pseudobulk_views(bulk_table, read_comparisons(pseudobulk))
     _check_datasets(datasets, views + bulk_views)
     loaded = {
         name: read_h5ad(path, backed=True) for name, path in datasets.items() if _used(name, views)
     }
-    sections = [_comparison_section(view, loaded.get(view.dataset), top_n) for view in views]
+    screens = screen_specs(run_provenance.get("config") or {})
+    names = GeneNames()
+    sections, blocks = [], {}
+    for view in views:
+        depth = lookup_depth(len(view.groups), view.genes_per_group, len(views), top_n)
+        detail = comparison_detail(view, depth)
+        blocks[view.anchor] = encode(view, detail, names, top_n)
+        screen = screens.get(view.grouping)
+        sections.append(_comparison_section(view, detail, loaded.get(view.dataset), top_n))
+        if screen is not None:
+            blocks[view.anchor]["on_target"] = on_target(view, screen, loaded.get(view.dataset))
+            sections[-1]["on_target"] = True
     bulk_sections = [_pseudobulk_section(view, top_n) for view in bulk_views]
     report_provenance = provenance_record(
         command=command or ["rgg", "report"],
@@ -109,7 +131,10 @@ def build_report(
                 "comparisons": {v.anchor: v.provenance for v in views + bulk_views},
             }
         ),
+        "data_json": _script_json({"genes": names.names, "comparisons": blocks}),
+        "script": _page_script(),
         "top_n": top_n,
+        "many_groups": FIGURE_GROUPS,
     }
     html = _environment().get_template("report.html.j2").render(**context)
     with atomic_path(out) as temporary:
@@ -135,16 +160,17 @@ def _current_jobs(
 
 
 def _pseudobulk_section(view: ComparisonView, top_n: int) -> dict[str, Any]:
-    groups = view.groups
+    groups = volcano_groups(view.groups, None)
     return {
         "view": view,
         "rows": view.top(top_n).to_dicts(),
         "samples": sample_counts(view),
         "volcano": (
-            plots.volcano_grid(view.table.rename({"log2_fold_change": "logfoldchange"}), groups)
+            plots.volcano_grid(_rows_of(view, groups, "log2_fold_change"), groups)
             if groups
             else None
         ),
+        "volcano_note": _volcano_note(groups, view.groups),
         "note": "" if groups else "No group had enough samples on both sides to be tested.",
     }
 
@@ -196,26 +222,41 @@ def _script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _comparison_section(view: ComparisonView, adata: Any, top_n: int) -> dict[str, Any]:
-    top = view.top(top_n)
+def _comparison_section(
+    view: ComparisonView, detail: Detail, adata: Any, top_n: int
+) -> dict[str, Any]:
+    """Figures of one comparison; its tables are drawn by the page from the data block."""
+    groups = view.groups
     section: dict[str, Any] = {
         "view": view,
-        "rows": top.to_dicts(),
-        "has_pvalues": view.method != "logreg",
-        "has_pts": top["pts"].null_count() < top.height,
-        "has_auroc": top["auroc"].null_count() < top.height,
+        "n_groups": len(groups),
+        "has_pvalues": detail.significance is not None,
+        "depth": detail.depth,
+        "complete": 2 * detail.depth >= view.genes_per_group,
+        "heatmap_value": (detail.heatmap or {}).get("value"),
+        "on_target": False,
+        "significance_plot": None,
         "dot_plot": None,
         "heatmap": None,
         "volcano": None,
+        "volcano_note": "",
         "note": "",
     }
-    groups = view.groups
     if not groups:
         section["note"] = "No group has results (n_genes may be 0)."
         return section
-    if section["has_pvalues"]:
-        section["volcano"] = plots.volcano_grid(view.table, groups)
+    if detail.significance is not None:
+        section["significance_plot"] = plots.significance_bars(detail.significance)
+        chosen = detail.volcano_groups
+        section["volcano"] = plots.volcano_grid(_rows_of(view, chosen), chosen)
+        section["volcano_note"] = _volcano_note(chosen, groups)
     data = view.provenance.get("data", {})
+    if len(groups) > FIGURE_GROUPS:
+        section["note"] = (
+            f"{len(groups):,} groups: the dot plot and heatmap of group means (one row per "
+            "group) are left out; the clustered heatmap and the gene lookup show every group."
+        )
+        return section
     if adata is None or "tested_matrix" not in data:
         section["note"] = "The data file was not given to the report: no dot plot or heatmap."
         return section
@@ -227,6 +268,26 @@ def _comparison_section(view: ComparisonView, adata: Any, top_n: int) -> dict[st
     section["heatmap"] = plots.heatmap(means, shown)
     section["heatmap_z"] = len(shown) >= plots.MIN_GROUPS_FOR_Z
     return section
+
+
+def _rows_of(
+    view: ComparisonView, groups: Sequence[str], fold_change: str = "logfoldchange"
+) -> pl.DataFrame:
+    """The rows of ``groups`` (for their volcano plots), fold change named ``logfoldchange``."""
+    rows = view.table.filter(pl.col("group").is_in(list(groups)))
+    fields = ["group", "gene", pl.col(fold_change).alias("logfoldchange"), "pval_adj"]
+    return rows.select(fields).collect()
+
+
+def _volcano_note(shown: Sequence[str], groups: Sequence[str]) -> str:
+    if len(shown) == len(groups):
+        return ""
+    return f"The {len(shown)} of {len(groups):,} groups with the most significant genes."
+
+
+def _page_script() -> str:
+    """The page's own script, inlined (the content security policy allows nothing else)."""
+    return (files(__package__) / "templates" / "report.js").read_text(encoding="utf-8")
 
 
 def _check_dataset_fits(view: ComparisonView, adata: Any, data: Mapping[str, Any]) -> None:

@@ -3,68 +3,91 @@
 from __future__ import annotations
 
 import csv
+import functools
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from itertools import combinations
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import polars as pl
-from scipy import sparse, stats
+from scipy import sparse
 
 
 @dataclass(frozen=True)
 class ComparisonView:
-    """One comparison as the report shows it."""
+    """One comparison as the report shows it.
+
+    ``table`` holds its rows of the long table lazily: a screen's table (thousands of groups
+    x all genes) is read one query at a time, never whole.
+    """
 
     dataset: str
     grouping: str
     test: str
     params: dict[str, Any]
     provenance: dict[str, Any]
-    table: pl.DataFrame  # its rows of the long table
+    table: pl.LazyFrame
     anchor: str  # HTML id of its section: by position, names may contain '-'
+
+    def __post_init__(self) -> None:
+        if isinstance(self.table, pl.DataFrame):  # a small table built in memory
+            object.__setattr__(self, "table", self.table.lazy())
 
     @property
     def method(self) -> str:
         return str(self.params.get("method", "t-test"))
 
+    @functools.cached_property
+    def _firsts(self) -> pl.DataFrame:
+        """Each group's reference and number of rows, in the table's order."""
+        return (
+            self.table.group_by("group", maintain_order=True)
+            .agg(pl.col("reference").first(), n_rows=pl.len())
+            .collect()
+        )
+
     @property
     def reference(self) -> str:
         """The reference as stored (a pooled reference is its labels joined by ' + ')."""
-        if self.table.height:
-            return str(self.table["reference"][0])
+        if self._firsts.height:
+            return str(self._firsts["reference"][0])
         return str(self.params.get("reference", "rest"))
 
     @property
     def groups(self) -> list[str]:
-        return list(dict.fromkeys(self.table["group"].to_list()))
+        return self._firsts["group"].to_list()
+
+    @property
+    def rows_per_group(self) -> list[int]:
+        """Rows (ranked genes) of each group, in the order of :attr:`groups`."""
+        return self._firsts["n_rows"].to_list()
+
+    @property
+    def genes_per_group(self) -> int:
+        """Rows of the group with the most (n_genes, or every tested gene)."""
+        return int(self._firsts["n_rows"].max() or 0)
+
+    def columns_with_values(self, names: Sequence[str]) -> set[str]:
+        """Those of ``names`` that hold a value in some row (pts, auroc, ... are optional)."""
+        schema = self.table.collect_schema()
+        present = [name for name in names if name in schema]
+        if not present:
+            return set()
+        seen = self.table.select(pl.col(present).is_not_null().any()).collect().row(0)
+        return {name for name, any_value in zip(present, seen, strict=True) if any_value}
 
     def top(self, n: int) -> pl.DataFrame:
         """The first ``n`` ranked genes of each group."""
-        return self.table.filter(pl.col("rank") <= n)
-
-
-@dataclass
-class Agreement:
-    """How alike the tests of one dataset and grouping rank the genes, among tests that
-    compare the groups with the same thing (means over the groups all of them report)."""
-
-    dataset: str
-    grouping: str
-    tests: list[str]
-    top_overlap: np.ndarray  # fraction of shared genes among the top N
-    rank_correlation: np.ndarray  # Spearman's rho of the scores on shared genes
-    n: int = 0
-    reference: str = "rest"  # what every group is compared with
-    groups: list[str] = field(default_factory=list)  # the groups the means run over
+        return self.table.filter(pl.col("rank") <= n).collect()
 
 
 def comparison_views(
-    table: pl.DataFrame, records: Sequence[Mapping[str, Any]], prefix: str = "cmp"
+    table: pl.LazyFrame | pl.DataFrame,
+    records: Sequence[Mapping[str, Any]],
+    prefix: str = "cmp",
 ) -> list[ComparisonView]:
     """Split the combined table into comparisons, in the order of their records.
 
@@ -92,7 +115,7 @@ def comparison_views(
 
 
 def pseudobulk_views(
-    table: pl.DataFrame, records: Sequence[Mapping[str, Any]]
+    table: pl.LazyFrame | pl.DataFrame, records: Sequence[Mapping[str, Any]]
 ) -> list[ComparisonView]:
     """Pseudobulk comparisons as views; DESeq2's Wald statistic serves as the score, so that
     the agreement of methods compares it with the rank tests of the same grouping."""
@@ -101,75 +124,8 @@ def pseudobulk_views(
 
 def sample_counts(view: ComparisonView) -> list[dict[str, Any]]:
     """Per tested group: samples on each side and the design DESeq2 fitted."""
-    firsts = view.table.group_by("group", maintain_order=True).first()
+    firsts = view.table.group_by("group", maintain_order=True).first().collect()
     return firsts.select("group", "n_samples_group", "n_samples_reference", "design").to_dicts()
-
-
-def method_agreement(views: Sequence[ComparisonView], n: int) -> list[Agreement]:
-    """Top-``n`` overlap and rank correlation between the tests of each dataset x grouping
-    that compare the groups with the same reference ('rest', or one group), averaged over
-    the groups every one of them reports, so that each cell of a table is a mean over the
-    same comparisons."""
-    alike: dict[tuple[str, str, str], list[ComparisonView]] = {}
-    for view in views:
-        alike.setdefault((view.dataset, view.grouping, _compared_with(view)), []).append(view)
-    agreements = []
-    for (dataset, grouping, reference), members in alike.items():
-        if len(members) < 2:
-            continue
-        shared = set.intersection(*(set(m.groups) for m in members))
-        groups = [group for group in members[0].groups if group in shared]
-        k = len(members)
-        overlap, correlation = np.eye(k), np.eye(k)
-        for i, j in combinations(range(k), 2):
-            pair = (members[i], members[j], groups, n)
-            overlap[i, j] = overlap[j, i] = _mean_over_groups(*pair, _overlap)
-            correlation[i, j] = correlation[j, i] = _mean_over_groups(*pair, _spearman)
-        tests = [m.test for m in members]
-        agreements.append(
-            Agreement(dataset, grouping, tests, overlap, correlation, n, reference, groups)
-        )
-    return agreements
-
-
-def _compared_with(view: ComparisonView) -> str:
-    """What each group of a comparison is compared with: 'rest', a reference label, or, with
-    ``rest_scope='groups'``, the other listed groups (a different rest for each list)."""
-    if view.reference == "rest" and view.params.get("rest_scope", "all") == "groups":
-        listed = ", ".join(sorted(str(g) for g in view.params.get("groups") or ()))
-        return f"the other listed groups ({listed})"
-    return view.reference
-
-
-def _mean_over_groups(
-    a: ComparisonView, b: ComparisonView, groups: Sequence[str], n: int, measure: Any
-) -> float:
-    values = [measure(a, b, group, n) for group in groups]
-    values = [v for v in values if np.isfinite(v)]
-    return float(np.mean(values)) if values else float("nan")
-
-
-def _ranked(view: ComparisonView, group: str) -> pl.DataFrame:
-    return view.table.filter(pl.col("group") == group).select("gene", "rank", "score")
-
-
-def _overlap(a: ComparisonView, b: ComparisonView, group: str, n: int) -> float:
-    top_a = set(_ranked(a, group).filter(pl.col("rank") <= n)["gene"].to_list())
-    top_b = set(_ranked(b, group).filter(pl.col("rank") <= n)["gene"].to_list())
-    size = min(len(top_a), len(top_b))
-    return len(top_a & top_b) / size if size else float("nan")
-
-
-def _spearman(a: ComparisonView, b: ComparisonView, group: str, n: int) -> float:
-    joined = _ranked(a, group).join(_ranked(b, group), on="gene", suffix="_b")
-    # genes without a score (pre-filtered, or all-zero in a pseudobulk test) cannot be ranked
-    joined = joined.drop_nulls(["score", "score_b"]).filter(
-        pl.col("score").is_not_nan() & pl.col("score_b").is_not_nan()
-    )
-    if joined.height < 3:
-        return float("nan")
-    rho = stats.spearmanr(joined["score"].to_numpy(), joined["score_b"].to_numpy()).statistic
-    return float(rho)
 
 
 #: Cells read at a time for the report's dot plots.

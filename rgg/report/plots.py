@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -103,6 +104,32 @@ def heatmap(means: pd.DataFrame, groups: Sequence[str]) -> str:
     axes.set_yticks(range(n_groups), list(groups), fontsize=8)
     colorbar = figure.colorbar(image, ax=axes, shrink=0.6, pad=0.01)
     colorbar.set_label(label, fontsize=8)
+    return to_data_uri(figure)
+
+
+@_plain_text
+def significance_bars(counts: pl.DataFrame, n_labels: int = 40) -> str:
+    """Significant genes per group, up (above the axis) and down (below), groups sorted by
+    their total; labelled when there are few enough to read."""
+    ordered = counts.with_columns(total=pl.col("up") + pl.col("down")).sort(
+        "total", descending=True, maintain_order=True
+    )
+    n = ordered.height
+    figure, axes = plt.subplots(figsize=(min(11.0, max(4.0, 0.22 * n + 1.5)), 2.8))
+    x = np.arange(n)
+    width = 0.8 if n <= 200 else 1.0
+    axes.bar(x, ordered["up"].to_numpy(), width=width, color="firebrick", label="up")
+    axes.bar(x, -ordered["down"].to_numpy(), width=width, color="steelblue", label="down")
+    axes.axhline(0, color="grey", linewidth=0.5)
+    if n <= n_labels:
+        axes.set_xticks(x, ordered["group"].to_list(), rotation=90, fontsize=7)
+    else:
+        axes.set_xlabel(f"{n:,} groups, by number of significant genes", fontsize=8)
+    axes.set_xlim(-0.6, n - 0.4)
+    axes.set_ylabel("significant genes", fontsize=8)
+    axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{abs(v):g}"))
+    axes.tick_params(labelsize=7)
+    axes.legend(fontsize=7, frameon=False)
     return to_data_uri(figure)
 
 
