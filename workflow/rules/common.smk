@@ -80,6 +80,30 @@ def annotated_paths():
     ]
 
 
+def comparison_tables():
+    return [comparison_path(c, ".parquet") for c in COMPARISONS] + [
+        pseudobulk_path(c) for c in PSEUDOBULK_COMPARISONS
+    ]
+
+
+def crate_outputs():
+    """The run's outputs besides the comparisons' tables."""
+    return [
+        combined_table_path(),
+        *combined_pseudobulk_paths(),
+        *annotated_paths(),
+        config["report"]["file"],
+    ]
+
+
+def crate_options():
+    """`--table PATH` and `--output PATH` for each file the crate describes, shell-quoted."""
+    return " ".join(
+        [f"--table {shlex.quote(path)}" for path in comparison_tables()]
+        + [f"--output {shlex.quote(path)}" for path in crate_outputs()]
+    )
+
+
 def report_dataset_paths():
     datasets = sorted({c.dataset for c in ALL_COMPARISONS})
     return [config["datasets"][name]["path"] for name in datasets]

@@ -2,30 +2,6 @@
 # pinned, and `snakemake verify`, which checks a results folder against it (rgg verify).
 
 
-def comparison_tables():
-    return [comparison_path(c, ".parquet") for c in COMPARISONS] + [
-        pseudobulk_path(c) for c in PSEUDOBULK_COMPARISONS
-    ]
-
-
-def crate_outputs():
-    """The run's outputs besides the comparisons' tables."""
-    return [
-        combined_table_path(),
-        *combined_pseudobulk_paths(),
-        *annotated_paths(),
-        config["report"]["file"],
-    ]
-
-
-def crate_options():
-    """`--table PATH` and `--output PATH` for each file the crate describes, shell-quoted."""
-    return " ".join(
-        [f"--table {shlex.quote(path)}" for path in comparison_tables()]
-        + [f"--output {shlex.quote(path)}" for path in crate_outputs()]
-    )
-
-
 rule crate:
     input:
         tables=comparison_tables(),
@@ -41,7 +17,7 @@ rule crate:
     benchmark:
         f"{RESULTS}/benchmarks/crate.tsv"
     params:
-        results=RESULTS,
+        results=lambda wildcards, output: os.path.dirname(output.crate),
         files=crate_options(),
         resolved_config=json.dumps(config, sort_keys=True),
         workflow=workflow.basedir,
@@ -67,7 +43,7 @@ rule verify:
     log:
         f"{RESULTS}/logs/verify.log",
     params:
-        results=RESULTS,
+        results=lambda wildcards, input: os.path.dirname(input[0]),
     conda:
         RGG_ENV
     threads: 1
