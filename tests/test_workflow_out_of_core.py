@@ -1,14 +1,15 @@
-"""The workflow with an out-of-core dataset, run for real against a Dask scheduler address.
+"""The workflow with an out-of-core dataset, run for real against a Dask cluster's address.
 
 The same file is declared twice: in memory and ``out_of_core: true`` with the address of a
-LocalCluster this module starts. Both must give the same tables; the out-of-core jobs must
-have ranked through the cluster.
+cluster this module starts as on a real one (``dask scheduler`` and two ``dask worker``
+processes on 127.0.0.1, tests/_dask_cluster.py). Both must give the same tables; the
+out-of-core jobs must have ranked through the cluster. A worker killed with SIGKILL in the
+middle of a ranking is replaced by the other: the ranking completes with the same table.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from polars.testing import assert_frame_equal
 import rgg
 from rgg.io import read_results
 
+from ._dask_cluster import DaskCluster, dask_cluster
 from .test_workflow import snakemake, write_config
 
 pytestmark = pytest.mark.workflow
@@ -33,13 +35,9 @@ TESTS = {
 
 
 @pytest.fixture(scope="module")
-def scheduler() -> Iterator[distributed.LocalCluster]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=":0"
-        ) as cluster:
-            yield cluster
+def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
+    with dask_cluster(tmp_path_factory.mktemp("dask")) as cluster:
+        yield cluster
 
 
 def _config(address: str) -> dict[str, Any]:
@@ -63,7 +61,7 @@ def _config(address: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory, scheduler) -> Path:
     workdir = tmp_path_factory.mktemp("out_of_core")
-    write_config(workdir, _config(scheduler.scheduler_address))
+    write_config(workdir, _config(scheduler.address))
     snakemake(workdir, "--cores", "2", "--quiet")
     return workdir
 
@@ -80,7 +78,7 @@ def test_out_of_core_tables_equal_in_memory_tables(finished_run: Path, test: str
 
 
 def test_out_of_core_ran_on_the_given_scheduler(finished_run: Path, scheduler) -> None:
-    with distributed.Client(scheduler, set_as_default=False) as client:
+    with distributed.Client(scheduler.address, set_as_default=False) as client:
         kinds = client.run_on_scheduler(
             lambda dask_scheduler: sorted(str(prefix) for prefix in dask_scheduler.task_prefixes)
         )
