@@ -5,7 +5,8 @@ to do:
 
 - every input, output and record (config, the workflow's copy) still has its recorded sha256;
 - every comparison's table still says, in its own provenance, the comparison, the parameters,
-  the input and the rgg version that the crate records for it (and so do the combined tables);
+  the input and the rgg version that the crate records for it (and so do the records in the
+  combined tables and the annotated h5ad files);
 - this environment runs the rgg version of the run, and the same versions of rgg's
   dependencies (other packages that differ, and another git commit, are notes, not problems);
 - with ``recompute``, the first N comparisons (or all) run again in a temporary folder with the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import platform
 import re
 import tempfile
@@ -118,6 +120,7 @@ def verify_results(
         outcome.comparisons += 1
         outcome.problems.extend(_provenance_problems(crate, comparison))
     outcome.problems.extend(_combined_problems(crate))
+    outcome.problems.extend(_annotated_problems(crate))
     problems, notes = _environment_findings(crate, environment or current_environment())
     outcome.problems.extend(problems)
     outcome.notes.extend(notes)
@@ -231,6 +234,62 @@ def _combined_problems(crate: RunCrate) -> list[str]:
                 )
                 continue
             problems.extend(_record_problems(crate, by_name[name], record, entry.id))
+    return problems
+
+
+def _annotated_problems(crate: RunCrate) -> list[str]:
+    """The provenance records in the annotated h5ad files agree with the crate too."""
+    import h5py
+
+    by_name = {comparison.name: comparison for comparison in crate.comparisons}
+    inputs = {entry.sha256 for entry in crate.inputs}
+    problems = []
+    for entry in crate.outputs:
+        path = id_path(entry.id, crate.root)
+        if path.suffix != ".h5ad" or not path.is_file():
+            continue
+        try:
+            with h5py.File(path, "r") as handle:
+                group = handle.get("uns/rgg_provenance")
+                texts = {key: group[key][()] for key in group} if group is not None else {}
+        except OSError as error:
+            problems.append(f"{entry.id}: not a readable h5ad file ({error}); rerun the workflow.")
+            continue
+        if "annotate" not in texts:
+            problems.append(
+                f"{entry.id}: holds no provenance (uns['rgg_provenance']['annotate']); rerun the "
+                "workflow."
+            )
+            continue
+        for key, text in texts.items():
+            record = json.loads(text)
+            if key == "annotate":
+                dataset = (record.get("inputs") or [{}])[0].get("sha256")
+                if dataset not in inputs:
+                    problems.append(
+                        f"{entry.id}: was made from a dataset with sha256 {str(dataset)[:16]}..., "
+                        "which the crate does not record; rerun the workflow."
+                    )
+                continue
+            config = record.get("config", {})
+            name = "/".join(str(config.get(k)) for k in ("dataset", "grouping", "test"))
+            if name not in by_name:
+                problems.append(
+                    f"{entry.id}: holds the comparison {name} (uns['{key}']), which the crate "
+                    "does not list; rerun the workflow."
+                )
+                continue
+            as_table_record = {
+                **{k: config.get(k) for k in ("dataset", "grouping", "test")},
+                "params": record.get("params", {}),
+                "rgg_version": record.get("rgg", {}).get("version"),
+                "provenance": record,
+            }
+            problems.extend(
+                _record_problems(
+                    crate, by_name[name], as_table_record, f"{entry.id} (uns['{key}'])"
+                )
+            )
     return problems
 
 

@@ -163,6 +163,7 @@ def _seed_validator_cache(cache: Path, url: str, body: bytes) -> None:
     )
 
 
+@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
 def test_the_crate_validates_as_a_workflow_run_crate(run: Path, tmp_path: Path) -> None:
     from rocrate_validator import services
 
@@ -266,12 +267,16 @@ def test_a_changed_parameter_is_caught(copy: Path, capsys: pytest.CaptureFixture
     _edit_crate(copy, "#comparison/pbmc/bulk_labels/wilcoxon/param/n_genes", "value", "25")
     code, problems = verify(copy, capsys=capsys)
     assert code == 1
-    # the comparison's own table, and its record in the combined table
+    # the comparison's own table, its record in the combined table and in the annotated h5ad
     assert problems == [
         f"rgg verify: problem: {where}: parameter n_genes of pbmc/bulk_labels/wilcoxon is '25' "
         "in the crate but '30' in the table's provenance; the crate or the table was edited "
         "since the run; rerun the workflow."
-        for where in ("pbmc/bulk_labels/wilcoxon.parquet", "markers.parquet")
+        for where in (
+            "pbmc/bulk_labels/wilcoxon.parquet",
+            "markers.parquet",
+            "pbmc/annotated.h5ad (uns['rank_genes_groups_bulk_labels_wilcoxon'])",
+        )
     ]
 
 
@@ -304,9 +309,9 @@ def test_a_crate_that_names_another_rgg_version_is_caught(
     assert problems[-1].startswith(
         f"rgg verify: problem: rgg: the run used rgg 0.1.0, this is rgg {rgg.__version__}; "
     )
-    assert len(problems) == 5
+    assert len(problems) == 7
     made_by = [p for p in problems if f"made by rgg {rgg.__version__}, the crate says" in p]
-    assert len(made_by) == 4  # two tables, two records in markers.parquet
+    assert len(made_by) == 6  # two tables, their records in markers.parquet and annotated.h5ad
 
 
 def test_package_versions_against_this_environment(run: Path) -> None:

@@ -248,6 +248,7 @@ def write_run_crate(
             "with rgg's rank_genes_groups (a copy of the Snakefile that ran).",
             "version": source["version"],
             "sha256": sha256_file(snakefile),
+            "encodingFormat": "text/plain",
         },
     )
     workflow["hasPart"] = [add_file(part) for part in parts]
