@@ -3,8 +3,8 @@
 The same file is declared twice: in memory and ``out_of_core: true`` with the address of a
 cluster this module starts as on a real one (``dask scheduler`` and two ``dask worker``
 processes on 127.0.0.1, tests/_dask_cluster.py). Both must give the same tables; the
-out-of-core jobs must have ranked through the cluster. A worker killed with SIGKILL in the
-middle of a ranking is replaced by the other: the ranking completes with the same table.
+out-of-core jobs must have ranked through the cluster. tests/test_dask_worker_killed.py kills
+workers in the middle of a ranking.
 """
 
 from __future__ import annotations

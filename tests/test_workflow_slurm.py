@@ -135,7 +135,7 @@ def _assert_same_outputs(local: Path, remote: Path) -> None:
         expected, _ = read_results(path)
         got, _ = read_results(remote / path.relative_to(local))
         assert got.height == expected.height > 0, path
-        assert_frame_equal(got, expected)
+        assert_frame_equal(got, expected, check_exact=True)
     annotated = sorted((local / results).rglob("annotated.h5ad"))
     assert annotated
     for path in annotated:
