@@ -385,8 +385,8 @@ def _add_crate(commands: argparse._SubParsersAction) -> None:
         "crate",
         help="describe a finished workflow run as a Workflow Run RO-Crate (the workflow's last step)",
         description="Write RESULTS/ro-crate-metadata.json (Workflow Run Crate 0.5): the "
-        "workflow (copied to RESULTS/workflow/) as the main entity, the resolved config "
-        "(RESULTS/config.yaml), every input and output with its sha256, the software (rgg's "
+        "workflow (copied to RESULTS/run/) as the main entity, the resolved config "
+        "(RESULTS/run/config.yaml), every input and output with its sha256, the software (rgg's "
         "version and commit, Python, every package), the command, start and end times, and one "
         "action per comparison linking its input, parameters and table; and the run's packages "
         "pinned in RESULTS/environment.txt (pip) and RESULTS/environment.yml (conda). Check it "

@@ -74,15 +74,15 @@ def test_the_crate_records_the_run(run: Path) -> None:
     results = run / "results"
     crate = ROCrate(results)  # the library's reader takes it
     workflow = crate.mainEntity
-    assert workflow.id == "workflow/Snakefile"
+    assert workflow.id == "run/Snakefile"
     assert {"File", "SoftwareSourceCode", "ComputationalWorkflow"} <= set(workflow.type)
-    assert (results / "workflow" / "Snakefile").read_bytes() == (
+    assert (results / "run" / "Snakefile").read_bytes() == (
         Path(rgg.__file__).parent.parent / "Snakefile"
     ).read_bytes()
     parts = {part.id for part in workflow["hasPart"]}
     assert {
-        "workflow/workflow/rules/rank.smk",
-        "workflow/workflow/schemas/config.schema.yaml",
+        "run/workflow/rules/rank.smk",
+        "run/workflow/schemas/config.schema.yaml",
     } <= parts
 
     record = read_run_crate(results)
@@ -111,7 +111,7 @@ def test_the_crate_records_the_run(run: Path) -> None:
     assert record.command.split()[0].endswith("snakemake")
     assert "--configfile" in record.command
     assert record.started <= record.ended
-    resolved = yaml.safe_load((results / "config.yaml").read_text())  # defaults filled in
+    resolved = yaml.safe_load((results / "run" / "config.yaml").read_text())  # defaults filled in
     for test, given in CONFIG["tests"].items():
         assert given.items() <= resolved["tests"][test].items()
     assert resolved["tests"]["t-test"]["corr_method"] == "benjamini-hochberg"
@@ -281,11 +281,11 @@ def test_a_changed_parameter_is_caught(copy: Path, capsys: pytest.CaptureFixture
 
 
 def test_a_changed_config_is_caught(copy: Path, capsys: pytest.CaptureFixture) -> None:
-    config = copy / "results" / "config.yaml"
+    config = copy / "results" / "run" / "config.yaml"
     config.write_text(config.read_text().replace("n_genes: 30", "n_genes: 25"))
     code, [problem] = verify(copy, capsys=capsys)
     assert code == 1
-    assert problem.startswith("rgg verify: problem: config.yaml: sha256 ")
+    assert problem.startswith("rgg verify: problem: run/config.yaml: sha256 ")
 
 
 def test_a_different_rgg_version_is_caught(run: Path) -> None:

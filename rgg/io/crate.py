@@ -1,8 +1,8 @@
 """A workflow run as a Workflow Run RO-Crate (https://w3id.org/ro/wfrun/workflow/0.5).
 
 The results folder is the crate: ``ro-crate-metadata.json`` in it describes the workflow (a copy
-of the Snakefile, its rules and config schema under ``workflow/``) as the main entity, the
-resolved config, every input and output file with its sha256, the software (rgg's version and
+of the Snakefile, its rules and config schema under ``run/``) as the main entity, the
+resolved config (``run/config.yaml``), every input and output file with its sha256, the software (rgg's version and
 commit, Python, every installed package) and one ``CreateAction`` for the run plus one per
 comparison, which links the comparison's input, its parameters and its table. Files outside the
 folder (the datasets, the report) are named by their path relative to it.
@@ -40,11 +40,12 @@ PROFILES = (
     ("https://w3id.org/ro/wfrun/workflow/0.5", "Workflow Run Crate", "0.5"),
     ("https://w3id.org/workflowhub/workflow-ro-crate/1.0", "Workflow RO-Crate", "1.0"),
 )
-#: Where the copy of the workflow goes in the crate, and what is copied (relative to its folder).
-WORKFLOW_FOLDER = "workflow"
+#: Where the copy of the workflow goes in the crate (a folder of its own: with ``results: .``,
+#: ``workflow/`` would be the workflow itself), and what is copied (relative to its folder).
+WORKFLOW_FOLDER = "run"
 WORKFLOW_FILES = ("Snakefile", "workflow/rules/*.smk", "workflow/schemas/*.yaml", "workflow/envs/*")
 #: The resolved config, in the crate.
-CONFIG_FILE = "config.yaml"
+CONFIG_FILE = "run/config.yaml"
 
 #: The licence of results whose config names none.
 NO_LICENSE = "No licence chosen: ask the authors of this run before reusing its results."
@@ -130,7 +131,7 @@ def write_run_crate(
 ) -> Path:
     """Describe a finished workflow run as a Workflow Run RO-Crate in ``results``.
 
-    Writes the copy of the workflow, ``config.yaml`` (the resolved config),
+    Writes the copy of the workflow and ``config.yaml`` (the resolved config) into ``run/``,
     ``environment.txt`` and ``environment.yml``, then ``ro-crate-metadata.json``, each
     atomically.
 

@@ -10,8 +10,8 @@ rule crate:
         crate=f"{RESULTS}/ro-crate-metadata.json",
         environment=f"{RESULTS}/environment.txt",
         conda=f"{RESULTS}/environment.yml",
-        config=f"{RESULTS}/config.yaml",
-        workflow=directory(f"{RESULTS}/workflow"),
+        # the resolved config and a copy of the workflow
+        run=directory(f"{RESULTS}/run"),
     log:
         f"{RESULTS}/logs/crate.log",
     benchmark:
