@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -310,7 +311,7 @@ def write_run_crate(
                 properties={
                     "@type": "CreateAction",
                     "name": f"Comparison {name}",
-                    "description": "Command: " + " ".join(provenance.get("command", [])),
+                    "description": "Command: " + shlex.join(provenance.get("command", [])),
                     **_times(provenance),
                 },
             )
