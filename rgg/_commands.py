@@ -486,6 +486,15 @@ def verify(args: argparse.Namespace) -> int:
     outcome = verify_results(
         args.results, recompute=recompute, data=args.data, n_jobs=args.n_jobs, progress=_say
     )
+    run = outcome.run
+    if run is not None:
+        commit = f", git commit {run.rgg_commit}" if run.rgg_commit else ""
+        print(
+            f"rgg verify: the run: rgg {run.rgg_version}{commit}, Python {run.python}, "
+            f"{len(run.packages)} other packages; from {run.started} to {run.ended}; "
+            f"command: {run.command or 'not recorded'}",
+            flush=True,
+        )
     for note in outcome.notes:
         print(f"rgg verify: note: {note}", flush=True)
     for problem in outcome.problems:

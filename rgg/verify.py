@@ -66,6 +66,7 @@ class Verification:
     files: int = 0
     comparisons: int = 0
     recomputed: int = 0
+    run: RunCrate | None = None  # what the crate says about the run
 
     @property
     def passed(self) -> bool:
@@ -106,7 +107,7 @@ def verify_results(
         When the folder holds no readable crate.
     """
     crate = read_run_crate(results)
-    outcome = Verification()
+    outcome = Verification(run=crate)
     located = {}
     for entry in crate.inputs:
         located[entry.id] = _locate(entry, crate.root, data)

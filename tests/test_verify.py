@@ -207,6 +207,9 @@ def test_an_untouched_run_verifies_and_recomputes(run: Path, capsys: pytest.Capt
     assert code == 0, out
     assert "problem" not in out
     assert "2 comparisons recomputed" in out
+    # which software made it: the first line
+    assert out.startswith(f"rgg verify: the run: rgg {rgg.__version__}")
+    assert f"Python {current_environment().python}" in out.splitlines()[0]
 
 
 def test_a_tampered_input_is_caught(copy: Path, capsys: pytest.CaptureFixture) -> None:
