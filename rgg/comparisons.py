@@ -94,6 +94,7 @@ def resolve_comparisons(config: Mapping[str, Any]) -> list[Comparison]:
         reference group that is not in the data.
     """
     _check_names(config)
+    _check_screen_pattern(config)
     candidates = [
         Comparison(dataset, grouping, test)
         for grouping, entry in config["groupings"].items()
@@ -393,6 +394,7 @@ def _check_comparison(
             "'datasets' list."
         )
         raise ConfigError(msg)
+    _check_screen(config, comparison.grouping, column, header, path, where)
     test = config["tests"][comparison.test]
     if comparison.is_pseudobulk(config):
         _check_pseudobulk_inputs(pseudobulk_parameters(config, comparison), header, where)
@@ -421,6 +423,57 @@ def _check_comparison(
                 f"{', '.join(labels)}. Exclude the combination with comparisons.exclude: "
                 f"[{{dataset: {comparison.dataset}, grouping: {comparison.grouping}, test: "
                 f"{comparison.test}}}], or fix the {key}."
+            )
+            raise ConfigError(msg)
+
+
+def _check_screen(
+    config: Mapping[str, Any], grouping: str, column: str, header: Any, path: Path, where: str
+) -> None:
+    """A screen grouping's control is one of its groups; its obs and var columns exist."""
+    from .io.h5ad import obs_categories
+
+    screen = (config["groupings"][grouping] or {}).get("screen")
+    if not screen:
+        return
+    key = f"groupings.{grouping}.screen"
+    for name, columns, kind in (
+        ("target_obs", header.obs_columns, "an obs"),
+        ("target_var", header.var_columns, "a var"),
+    ):
+        value = screen.get(name)
+        if value is not None and value not in columns:
+            msg = (
+                f"{key}.{name} {value!r} is not {kind} column of {where}."
+                f"{did_you_mean(value, columns)} Columns: {', '.join(columns) or 'none'}."
+            )
+            raise ConfigError(msg)
+    labels = obs_categories(path, column)
+    control = str(screen["control"])
+    if labels is not None and control not in labels:
+        msg = (
+            f"{key}.control {control!r} is not a group of obs[{column!r}] in {where}."
+            f"{did_you_mean(control, labels)} Name the label of the control cells."
+        )
+        raise ConfigError(msg)
+
+
+def _check_screen_pattern(config: Mapping[str, Any]) -> None:
+    """A screen's target_pattern must compile (checked before any data is read)."""
+    for grouping, entry in config["groupings"].items():
+        pattern = ((entry or {}).get("screen") or {}).get("target_pattern")
+        if pattern is None:
+            continue
+        try:
+            compiled = re.compile(pattern)
+        except re.error as error:
+            msg = f"groupings.{grouping}.screen.target_pattern {pattern!r}: {error}."
+            raise ConfigError(msg) from None
+        if compiled.groups > 1:
+            msg = (
+                f"groupings.{grouping}.screen.target_pattern {pattern!r} has "
+                f"{compiled.groups} groups; use one, around the target's name (e.g. "
+                "'^([^_]+)_'), or (?:...) for the others."
             )
             raise ConfigError(msg)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +228,26 @@ def test_pseudobulk_tests_get_their_defaults_and_are_told_apart() -> None:
         "sample": "donor", "counts_layer": "counts", "min_cells": 5, "design": "auto",
         "reference": "rest", "groups": None,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("screen", "message"),
+    [
+        ({"control": "non-targetting"}, "screen.control 'non-targetting' is not a group"),
+        ({"control": "B cell", "target_obs": "target"}, "target_obs 'target' is not an obs"),
+        ({"control": "B cell", "target_var": "symbol"}, "target_var 'symbol' is not a var"),
+        ({"control": "B cell", "target_pattern": "(["}, "screen.target_pattern '(['"),
+        ({"control": "B cell", "target_pattern": "(a)_(b)"}, "has 2 groups; use one"),
+    ],
+)
+def test_screen_entry_mistakes(screen: dict[str, str], message: str) -> None:
+    config = _config(groupings__types={"column": "cell_type", "datasets": ["synth"]})
+    config["groupings"]["types"]["screen"] = screen
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_comparisons(config)
+
+
+def test_screen_entry_that_fits_the_data() -> None:
+    config = _config()
+    config["groupings"]["types"]["screen"] = {"control": "B cell", "target_obs": "donor"}
+    assert resolve_comparisons(config)

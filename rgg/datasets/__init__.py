@@ -7,12 +7,16 @@ from pathlib import Path
 
 import anndata as ad
 
+from ._screen import make_screen
 from ._synthetic import make_synthetic
 
 __all__ = [
+    "make_screen",
     "make_synthetic",
     "pbmc68k_reduced",
     "pbmc68k_reduced_path",
+    "screen",
+    "screen_path",
     "synthetic",
     "synthetic_path",
 ]
@@ -45,3 +49,15 @@ def synthetic() -> ad.AnnData:
     See :func:`make_synthetic`; the workflow's examples use the bundled file.
     """
     return ad.read_h5ad(synthetic_path())
+
+
+def screen_path() -> Path:
+    """Path of the bundled ``screen.h5ad``, written by :func:`make_screen` with defaults."""
+    with as_file(files(__name__) / "screen.h5ad") as path:
+        return Path(path)
+
+
+def screen() -> ad.AnnData:
+    """A small generated CRISPR screen: 1,300 cells x 300 genes, 40 perturbations named after
+    their target genes and 300 non-targeting controls. See :func:`make_screen`."""
+    return ad.read_h5ad(screen_path())

@@ -282,7 +282,7 @@ def _rows_of(
 def _volcano_note(shown: Sequence[str], groups: Sequence[str]) -> str:
     if len(shown) == len(groups):
         return ""
-    return f"The {len(shown)} of {len(groups):,} groups with the most significant genes."
+    return f"the {len(shown)} of {len(groups):,} groups with the most significant genes"
 
 
 def _page_script() -> str:

@@ -15,6 +15,19 @@ import pandas as pd
 import polars as pl
 from scipy import sparse
 
+#: Adjusted p below which a gene counts as significant in the report's counts.
+SIGNIFICANT_P = 0.05
+
+
+def _direction() -> pl.Expr:
+    """Up or down: the sign of the log fold change, else of the score."""
+    schema_fold = pl.col("^(logfoldchange|log2_fold_change)$").cast(pl.Float64)
+    return (
+        pl.when(schema_fold.is_not_null() & schema_fold.is_not_nan())
+        .then(schema_fold)
+        .otherwise(pl.col("score"))
+    )
+
 
 @dataclass(frozen=True)
 class ComparisonView:
@@ -42,12 +55,23 @@ class ComparisonView:
 
     @functools.cached_property
     def _firsts(self) -> pl.DataFrame:
-        """Each group's reference and number of rows, in the table's order."""
-        return (
-            self.table.group_by("group", maintain_order=True)
-            .agg(pl.col("reference").first(), n_rows=pl.len())
-            .collect()
-        )
+        """Per group, in the table's order: its reference, number of rows and, where the
+        table has adjusted p-values, its significant genes up and down (one pass)."""
+        aggregates = [pl.col("reference").first(), pl.len().alias("n_rows")]
+        if "pval_adj" in self.table.collect_schema():
+            significant = pl.col("pval_adj") < SIGNIFICANT_P
+            aggregates += [
+                (significant & (_direction() > 0)).sum().alias("up"),
+                (significant & (_direction() < 0)).sum().alias("down"),
+            ]
+        return self.table.group_by("group", maintain_order=True).agg(aggregates).collect()
+
+    def significance(self) -> pl.DataFrame | None:
+        """Per group, its genes with adjusted p < :data:`SIGNIFICANT_P` up and down (by the
+        sign of the log fold change, else of the score); None without p-values."""
+        if "up" not in self._firsts.columns:
+            return None
+        return self._firsts.select("group", "up", "down")
 
     @property
     def reference(self) -> str:

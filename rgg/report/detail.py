@@ -4,22 +4,20 @@ A screen has thousands of groups x all genes, far more than a page can hold or a
 The report embeds, per comparison, a summary of every group (its significant genes up and
 down), the genes at both ends of each group's ranking (the top hits, and what a gene lookup
 searches), and the strongest genes x groups for a clustered heatmap; the page's script draws
-tables and the heatmap from it. Numbers keep four significant digits.
+tables and the heatmap from it. Numbers keep the three significant digits the page shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from .data import ComparisonView
+from .data import SIGNIFICANT_P, ComparisonView
 
-#: Adjusted p below which a gene counts as significant in the report's counts.
-SIGNIFICANT_P = 0.05
 #: Rows of looked-up genes the whole report embeds (split over its comparisons): about
 #: 5 MB of JSON; a comparison with few groups gets every gene of every group.
 LOOKUP_BUDGET_ROWS = 120_000
@@ -31,10 +29,10 @@ HEATMAP_CANDIDATES_PER_GROUP = 3
 #: the most significant genes.
 VOLCANO_GROUPS = 12
 #: Dot plots and heatmaps of group means (one row per group) are drawn up to this many groups.
-FIGURE_GROUPS = 30
+FIGURE_GROUPS = 50
 #: Result columns the page may show, in order (those without any value are left out).
 VALUE_COLUMNS = ("score", "logfoldchange", "pval_adj", "pts", "pts_rest", "auroc")
-DIGITS = 4
+DIGITS = 3  # as the page shows them
 
 
 @dataclass
@@ -59,13 +57,21 @@ def lookup_depth(n_groups: int, genes_per_group: int, n_comparisons: int, top_n:
 def comparison_detail(view: ComparisonView, depth: int) -> Detail:
     """The data block of one comparison: ``depth`` genes at each end of every group."""
     columns = [c for c in VALUE_COLUMNS if c in view.columns_with_values(VALUE_COLUMNS)]
+    sizes = pl.DataFrame(
+        {"group": view.groups, "n_group": view.rows_per_group},
+        schema={"group": pl.String, "n_group": pl.Int64},
+    )
+    shortest = min(view.rows_per_group, default=0)
+    # a cheap scan first (both ends of the shortest group), then each group's own ends
     lookup = (
-        view.table.with_columns(n_group=pl.len().over("group"))
-        .filter((pl.col("rank") <= depth) | (pl.col("rank") > pl.col("n_group") - depth))
+        view.table.filter((pl.col("rank") <= depth) | (pl.col("rank") > shortest - depth))
         .select("group", "gene", "rank", *[pl.col(c).cast(pl.Float64) for c in columns])
         .collect()
+        .join(sizes, on="group", maintain_order="left")
+        .filter((pl.col("rank") <= depth) | (pl.col("rank") > pl.col("n_group") - depth))
+        .drop("n_group")
     )
-    significance = _significance(view) if "pval_adj" in columns else None
+    significance = view.significance() if "pval_adj" in columns else None
     return Detail(
         depth=depth,
         lookup=lookup,
@@ -73,25 +79,6 @@ def comparison_detail(view: ComparisonView, depth: int) -> Detail:
         significance=significance,
         heatmap=_heatmap(view, lookup, columns),
         volcano_groups=volcano_groups(view.groups, significance),
-    )
-
-
-def _direction() -> pl.Expr:
-    """Up or down: the sign of the log fold change, else of the score."""
-    lfc = pl.col("logfoldchange").cast(pl.Float64)
-    return pl.when(lfc.is_not_null() & lfc.is_not_nan()).then(lfc).otherwise(pl.col("score"))
-
-
-def _significance(view: ComparisonView) -> pl.DataFrame:
-    """Per group, its significant genes (adjusted p < :data:`SIGNIFICANT_P`) up and down."""
-    significant = pl.col("pval_adj") < SIGNIFICANT_P
-    return (
-        view.table.group_by("group", maintain_order=True)
-        .agg(
-            up=(significant & (_direction() > 0)).sum(),
-            down=(significant & (_direction() < 0)).sum(),
-        )
-        .collect()
     )
 
 
@@ -167,9 +154,18 @@ def _cluster_order(matrix: np.ndarray) -> np.ndarray:
 
 
 def _rounded(values: np.ndarray | pl.Series) -> list[float | None]:
-    """Four significant digits; NaN and missing as None (JSON null)."""
+    """:data:`DIGITS` significant digits; NaN and missing as None (JSON null)."""
     series = pl.Series(values, dtype=pl.Float64)
     return series.fill_nan(None).round_sig_figs(DIGITS).to_list()
+
+
+def _group_ends(labels: list[str], group_of: Mapping[str, int]) -> list[int]:
+    """Per group (in order), the position after its last row; rows come group by group."""
+    codes = np.asarray([group_of[label] for label in labels], dtype=np.int64)
+    if codes.size and np.any(np.diff(codes) < 0):
+        msg = "the looked-up rows are not in the order of the groups"
+        raise AssertionError(msg)
+    return np.searchsorted(codes, np.arange(len(group_of)), side="right").tolist()
 
 
 class GeneNames:
@@ -197,6 +193,7 @@ def encode(view: ComparisonView, detail: Detail, names: GeneNames, top_n: int) -
     sizes = view.provenance.get("data", {}).get("group_sizes", {})
     lookup = detail.lookup
     block: dict[str, Any] = {
+        "comparison": [view.dataset, view.grouping, view.test],
         "groups": groups,
         "cells": [sizes.get(group) for group in groups],
         "depth": detail.depth,
@@ -204,7 +201,8 @@ def encode(view: ComparisonView, detail: Detail, names: GeneNames, top_n: int) -
         "top_n": top_n,
         "columns": detail.columns,
         "rows": {
-            "group": [group_of[g] for g in lookup["group"].to_list()],
+            # rows come group by group: where each group's rows end
+            "group_ends": _group_ends(lookup["group"].to_list(), group_of),
             "gene": names.positions(lookup["gene"].to_list()),
             "rank": lookup["rank"].to_list(),
             **{column: _rounded(lookup[column]) for column in detail.columns},

@@ -117,9 +117,12 @@ def significance_bars(counts: pl.DataFrame, n_labels: int = 40) -> str:
     n = ordered.height
     figure, axes = plt.subplots(figsize=(min(11.0, max(4.0, 0.22 * n + 1.5)), 2.8))
     x = np.arange(n)
-    width = 0.8 if n <= 200 else 1.0
-    axes.bar(x, ordered["up"].to_numpy(), width=width, color="firebrick", label="up")
-    axes.bar(x, -ordered["down"].to_numpy(), width=width, color="steelblue", label="down")
+    edges = np.arange(n + 1) - 0.5
+    # one filled outline per direction, not one patch per group (thousands of groups)
+    up = ordered["up"].cast(pl.Float64).to_numpy()  # counts are unsigned: negate as floats
+    down = ordered["down"].cast(pl.Float64).to_numpy()
+    axes.stairs(up, edges, fill=True, color="firebrick", label="up")
+    axes.stairs(-down, edges, fill=True, color="steelblue", label="down")
     axes.axhline(0, color="grey", linewidth=0.5)
     if n <= n_labels:
         axes.set_xticks(x, ordered["group"].to_list(), rotation=90, fontsize=7)
@@ -163,7 +166,8 @@ def volcano_grid(table: pl.DataFrame, groups: Sequence[str], n_labels: int = 3) 
         shown = np.clip(lfc, -limit, limit)
         for points, colour in ((~significant, "lightgrey"), (significant, "firebrick")):
             inside, outside = points & ~clipped, points & clipped
-            axes.scatter(shown[inside], height[inside], s=3, c=colour, rasterized=True)
+            # one line of dots: ~10x faster to draw than a scatter of 20,000 points
+            axes.plot(shown[inside], height[inside], ".", ms=2, c=colour, rasterized=True)
             for side, marker in ((1, ">"), (-1, "<")):
                 edge = outside & (np.sign(lfc) == side)
                 axes.scatter(shown[edge], height[edge], s=12, c=colour, marker=marker)

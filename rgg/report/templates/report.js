@@ -171,6 +171,17 @@
 
   function range(n) { return Array.from({ length: n }, function (_, i) { return i; }); }
 
+  // The group of each looked-up row, from where each group's rows end.
+  function rowGroups(block) {
+    const rows = block.rows;
+    if (!rows.group) {
+      rows.group = new Int32Array(rows.rank.length);
+      let start = 0;
+      rows.group_ends.forEach(function (end, g) { rows.group.fill(g, start, end); start = end; });
+    }
+    return rows.group;
+  }
+
   function resultColumns(block) {
     const rows = block.rows;
     const columns = [
@@ -360,6 +371,7 @@
   };
   document.querySelectorAll("[data-view]").forEach(function (container) {
     const block = data.comparisons[container.getAttribute("data-block")];
+    if (block) { rowGroups(block); }
     if (block) { VIEWS[container.getAttribute("data-view")](container, block); }
   });
 })();
