@@ -329,11 +329,20 @@ def test_package_versions_against_this_environment(run: Path) -> None:
     assert any("pytest" in note and "rgg does not depend on" in note for note in outcome.notes)
 
 
-def test_snakemake_verify_target(run: Path) -> None:
+def test_snakemake_verify_target(run: Path, copy: Path) -> None:
     result = snakemake(run, "--cores", "1", "verify")
     log = (run / "results" / "logs" / "verify.log").read_text()
     assert result.returncode == 0
     assert "rgg verify: results holds: " in log
+    # a tampered output is newer than the crate: the target checks it, and does not rewrite
+    # the crate first
+    with (copy / "results" / "pbmc" / "annotated.h5ad").open("ab") as handle:
+        handle.write(b"\0")
+    tampered = snakemake(copy, "--cores", "1", "verify", check=False)
+    assert tampered.returncode != 0
+    log = (copy / "results" / "logs" / "verify.log").read_text()
+    assert "rgg verify: problem: pbmc/annotated.h5ad: sha256 " in log
+    assert "rgg crate" not in tampered.stdout + tampered.stderr
 
 
 def test_verify_refuses_a_folder_without_a_crate(
