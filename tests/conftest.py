@@ -24,6 +24,17 @@ def pytest_configure(config: pytest.Config) -> None:
     _warm_numba_caches()
 
 
+#: Test files that mostly wait (for SLURM to start jobs and report their states) go first: under
+#: pytest-xdist the other worker runs the rest meanwhile, instead of one worker waiting alone
+#: at the end.
+FIRST = ("test_workflow_slurm.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the tests of :data:`FIRST` to the front, keeping every other order."""
+    items.sort(key=lambda item: item.path.name not in FIRST)
+
+
 def _warm_numba_caches() -> None:
     import scanpy as sc
     from scipy import sparse
