@@ -56,7 +56,8 @@ def lookup_depth(n_groups: int, genes_per_group: int, n_comparisons: int, top_n:
 
 def comparison_detail(view: ComparisonView, depth: int) -> Detail:
     """The data block of one comparison: ``depth`` genes at each end of every group."""
-    columns = [c for c in VALUE_COLUMNS if c in view.columns_with_values(VALUE_COLUMNS)]
+    with_values = view.columns_with_values(VALUE_COLUMNS)
+    columns = [c for c in VALUE_COLUMNS if c in with_values]
     sizes = pl.DataFrame(
         {"group": view.groups, "n_group": view.rows_per_group},
         schema={"group": pl.String, "n_group": pl.Int64},
@@ -139,7 +140,8 @@ def _heatmap(
         "groups": [int(i) for i in group_order],  # positions in the comparison's groups
         "genes": [genes[i] for i in gene_order],
         "values": _rounded(matrix.ravel()),  # groups x genes, row by row
-        "limit": float(np.percentile(finite, 99)) if finite.size else 1.0,
+        # colours saturate at the 99th percentile of |value| (1 where all are 0)
+        "limit": (float(np.percentile(finite, 99)) if finite.size else 0.0) or 1.0,
     }
 
 

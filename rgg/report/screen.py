@@ -83,6 +83,8 @@ def on_target(view: ComparisonView, spec: ScreenSpec, adata: Any) -> dict[str, A
     """Per perturbation: its target's log2 fold change, rank and adjusted p in its own
     comparison, and the fraction of perturbations whose target is significantly down."""
     groups = view.groups
+    if not view.columns_with_values(["pval_adj"]):
+        return {"note": "This test reports no p-values (logreg): no on-target effects."}
     needs_data = spec.target_obs is not None or spec.target_var is not None
     if needs_data and adata is None:
         return {"note": "The data file was not given to the report: targets are unknown."}

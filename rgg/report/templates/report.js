@@ -71,6 +71,7 @@
   function fmt(value) {
     if (value === null || value === undefined) { return ""; }
     if (typeof value !== "number") { return String(value); }
+    if (Number.isInteger(value)) { return String(value); }  // ranks and counts, exactly
     if (value !== 0 && Math.abs(value) < 1e-3) { return value.toExponential(2); }
     return String(Number(value.toPrecision(3)));
   }
