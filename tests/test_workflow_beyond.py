@@ -139,7 +139,8 @@ def test_a_config_of_pseudobulk_tests_only_plans_no_ranking(tmp_path: Path) -> N
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", stats, flags=re.MULTILINE))
     # an empty markers table (collect of no table) keeps rule all and the report unchanged
     assert jobs == {
-        "all": "1", "collect": "1", "collect_pseudobulk": "1", "pseudobulk": "1", "report": "1",
+        "all": "1", "collect": "1", "collect_pseudobulk": "1", "crate": "1", "pseudobulk": "1",
+        "report": "1",
     }  # fmt: skip
 
 
