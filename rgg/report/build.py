@@ -170,7 +170,7 @@ def _pseudobulk_section(view: ComparisonView, top_n: int) -> dict[str, Any]:
             if groups
             else None
         ),
-        "volcano_note": _volcano_note(groups, view.groups),
+        "volcano_note": _volcano_note(groups, view.groups, "listed first"),
         "note": "" if groups else "No group had enough samples on both sides to be tested.",
     }
 
@@ -249,7 +249,7 @@ def _comparison_section(
         section["significance_plot"] = plots.significance_bars(detail.significance)
         chosen = detail.volcano_groups
         section["volcano"] = plots.volcano_grid(_rows_of(view, chosen), chosen)
-        section["volcano_note"] = _volcano_note(chosen, groups)
+        section["volcano_note"] = _volcano_note(chosen, groups, "with the most significant genes")
     data = view.provenance.get("data", {})
     if len(groups) > FIGURE_GROUPS:
         section["note"] = (
@@ -279,10 +279,10 @@ def _rows_of(
     return rows.select(fields).collect()
 
 
-def _volcano_note(shown: Sequence[str], groups: Sequence[str]) -> str:
+def _volcano_note(shown: Sequence[str], groups: Sequence[str], chosen_by: str = "") -> str:
     if len(shown) == len(groups):
         return ""
-    return f"the {len(shown)} of {len(groups):,} groups with the most significant genes"
+    return f"the {len(shown)} of {len(groups):,} groups {chosen_by}".strip()
 
 
 def _page_script() -> str:
