@@ -1,7 +1,9 @@
 """A Dask cluster as on a real one: ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1.
 
-Each worker is one process without a nanny (``--no-nanny``), so killing it loses the worker
-for good, as a lost node would.
+Free ports (port 0; the address is read from the scheduler file, and the scheduler's HTTP
+server, which runs even without the dashboard, gets a free port too). Each worker is one
+process without a nanny (``--no-nanny``), so killing it loses the worker for good, as a lost
+node would.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def dask_cluster(root: Path, n_workers: int = 2) -> Iterator[DaskCluster]:
     with ExitStack() as stack:
         command = [
             DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-            "--scheduler-file", str(scheduler_file),
+            "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(scheduler_file),
         ]  # fmt: skip
         stack.callback(_stop, _start(command, root / "scheduler.log"))
         address = _address(scheduler_file, root)

@@ -64,12 +64,10 @@ class SlurmCluster:
 
     def logs(self) -> str:
         """The daemons' logs, for a failure message."""
-        parts = []
-        for name in DAEMONS:
-            path = self.root / "log" / f"{name}.log"
-            if path.is_file():
-                parts.append(f"--- {name}.log (end)\n{path.read_text()[-4000:]}")
-        return "\n".join(parts)
+        return "\n".join(
+            f"--- {path.name} (end)\n{path.read_text(errors='replace')[-4000:]}"
+            for path in sorted((self.root / "log").iterdir())
+        )
 
 
 def why_not_here() -> str | None:
@@ -88,8 +86,14 @@ def why_not_here() -> str | None:
     return None
 
 
+def _which(name: str) -> str | None:
+    """``name`` on PATH, or in the sbin folders where Debian puts the daemons."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    return shutil.which(name, path=path)
+
+
 def _missing() -> list[str]:
-    return [name for name in (*DAEMONS, *COMMANDS) if shutil.which(name) is None]
+    return [name for name in (*DAEMONS, *COMMANDS) if _which(name) is None]
 
 
 def _install() -> None:
@@ -110,13 +114,16 @@ def _install() -> None:
 def slurm_cluster(root: Path, *, memory_mb: int = 8000) -> Iterator[SlurmCluster]:
     """Start munged, slurmctld and slurmd under ``root``; stop them (and every job) on exit.
 
-    One node, this host, with all its CPUs and ``memory_mb`` of memory for jobs, in one
-    partition ``debug``.
+    One node, this host, with all its CPUs and ``memory_mb`` of memory for jobs (at most 80%
+    of the machine's), in one partition ``debug``.
     """
+    physical_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    memory_mb = min(memory_mb, int(0.8 * physical_mb))
     for folder in ("state", "spool", "log", "bin"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     root.chmod(0o711)  # munged wants its socket's folder searchable, and no one else writing
-    conf = _write_config(root, memory_mb)
+    host = socket.gethostname().split(".")[0]
+    conf = _write_config(root, host, memory_mb)
     key = root / "munge.key"
     key.write_bytes(os.urandom(1024))
     key.chmod(0o600)
@@ -129,21 +136,20 @@ def slurm_cluster(root: Path, *, memory_mb: int = 8000) -> Iterator[SlurmCluster
     cluster = SlurmCluster(root, env)
     with ExitStack() as stack:
         munged = [
-            "munged", "--foreground", "--force", f"--socket={root / 'munge.sock'}",
+            _which("munged"), "--foreground", "--force", f"--socket={root / 'munge.sock'}",
             f"--key-file={key}", f"--log-file={root / 'log' / 'munged.log'}",
             f"--pid-file={root / 'munged.pid'}", f"--seed-file={root / 'munged.seed'}",
         ]  # fmt: skip
         stack.callback(_stop, _start(munged, root, env))
         _wait_for(lambda: (root / "munge.sock").exists(), "munged's socket", cluster)
-        stack.callback(_stop, _start(["slurmctld", "-D", "-i"], root, env))
-        stack.callback(_stop, _start(["slurmd", "-D"], root, env))
+        stack.callback(_stop, _start([_which("slurmctld"), "-D", "-i"], root, env))
+        stack.callback(_stop, _start([_which("slurmd"), "-D", "-N", host], root, env))
         stack.callback(_cancel_jobs, cluster)  # first on exit: what a failed test left
         _wait_for(lambda: _node_state(cluster) == "idle", "an idle node", cluster)
         yield cluster
 
 
-def _write_config(root: Path, memory_mb: int) -> Path:
-    host = socket.gethostname().split(".")[0]
+def _write_config(root: Path, host: str, memory_mb: int) -> Path:
     ports = _free_ports(2)
     lines = [
         "ClusterName=rggtest",
@@ -190,7 +196,7 @@ def _write_srun(root: Path, conf: Path) -> None:
     place (/etc/slurm) or served by slurmctld, so srun finds it without. This one sets it.
     """
     srun = root / "bin" / "srun"
-    srun.write_text(f'#!/bin/sh\nSLURM_CONF={conf} exec {shutil.which("srun")} "$@"\n')
+    srun.write_text(f'#!/bin/sh\nSLURM_CONF={conf} exec {_which("srun")} "$@"\n')
     srun.chmod(0o755)
 
 
@@ -206,10 +212,8 @@ def _free_ports(n: int) -> list[int]:
 
 
 def _start(command: list[str], root: Path, env: dict[str, str]) -> subprocess.Popen:
-    out = open(root / "log" / f"{command[0]}.out", "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    out.close()
-    return process
+    with (root / "log" / f"{Path(command[0]).name}.out").open("w") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _stop(process: subprocess.Popen) -> None:
