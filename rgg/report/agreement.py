@@ -55,9 +55,10 @@ def method_agreement(views: Sequence[ComparisonView], n: int) -> list[Agreement]
             correlation[i, j] = correlation[j, i] = _mean_spearman(ranked[i], ranked[j])
         tests = [m.test for m in members]
         agreements.append(
-            Agreement(dataset, grouping, tests, overlap, correlation, n, reference, groups)
+            Agreement(
+                dataset, grouping, tests, overlap, correlation, n, reference, groups, len(in_order)
+            )
         )
-        agreements[-1].n_shared = len(in_order)
     return agreements
 
 

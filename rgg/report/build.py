@@ -23,6 +23,7 @@ from .data import (
     ComparisonView,
     benchmark_records,
     comparison_views,
+    fold_change,
     group_expression,
     pseudobulk_views,
     sample_counts,
@@ -33,6 +34,7 @@ from .detail import (
     GeneNames,
     comparison_detail,
     encode,
+    ends_phrase,
     lookup_depth,
     volcano_groups,
 )
@@ -131,7 +133,7 @@ def build_report(
                 "comparisons": {v.anchor: v.provenance for v in views + bulk_views},
             }
         ),
-        "data_json": _script_json({"genes": names.names, "comparisons": blocks}),
+        "data_json": _script_json({"genes": names.names, "comparisons": blocks}, for_the_page=True),
         "script": _page_script(),
         "top_n": top_n,
         "many_groups": FIGURE_GROUPS,
@@ -165,11 +167,7 @@ def _pseudobulk_section(view: ComparisonView, top_n: int) -> dict[str, Any]:
         "view": view,
         "rows": view.top(top_n).to_dicts(),
         "samples": sample_counts(view),
-        "volcano": (
-            plots.volcano_grid(_rows_of(view, groups, "log2_fold_change"), groups)
-            if groups
-            else None
-        ),
+        "volcano": (plots.volcano_grid(_rows_of(view, groups), groups) if groups else None),
         "volcano_note": _volcano_note(groups, view.groups, "listed first"),
         "note": "" if groups else "No group had enough samples on both sides to be tested.",
     }
@@ -216,9 +214,14 @@ def _format_number(value: Any, digits: int = 3) -> str:
     return "" if number != number else f"{number:.{digits}g}"
 
 
-def _script_json(value: Any) -> str:
-    """JSON safe inside <script type="application/json">: no '</script>' can close it."""
-    text = json.dumps(value, sort_keys=True, default=str)
+def _script_json(value: Any, *, for_the_page: bool = False) -> str:
+    """JSON safe inside <script type="application/json">: no '</script>' can close it.
+
+    ``for_the_page``: the page's script parses it, and JSON.parse refuses NaN and Infinity
+    (the data block writes them as null and 'inf'): a stray one fails the build here
+    instead of leaving every view of the page blank.
+    """
+    text = json.dumps(value, sort_keys=True, default=str, allow_nan=not for_the_page)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -233,6 +236,7 @@ def _comparison_section(
         "has_pvalues": detail.significance is not None,
         "depth": detail.depth,
         "complete": 2 * detail.depth >= view.genes_per_group,
+        "ends": ends_phrase(view, detail.depth),
         "heatmap_value": (detail.heatmap or {}).get("value"),
         "on_target": False,
         "significance_plot": None,
@@ -270,12 +274,10 @@ def _comparison_section(
     return section
 
 
-def _rows_of(
-    view: ComparisonView, groups: Sequence[str], fold_change: str = "logfoldchange"
-) -> pl.DataFrame:
+def _rows_of(view: ComparisonView, groups: Sequence[str]) -> pl.DataFrame:
     """The rows of ``groups`` (for their volcano plots), fold change named ``logfoldchange``."""
     rows = view.table.filter(pl.col("group").is_in(list(groups)))
-    fields = ["group", "gene", pl.col(fold_change).alias("logfoldchange"), "pval_adj"]
+    fields = ["group", "gene", fold_change().alias("logfoldchange"), "pval_adj"]
     return rows.select(fields).collect()
 
 

@@ -19,14 +19,22 @@ from scipy import sparse
 SIGNIFICANT_P = 0.05
 
 
-def _direction() -> pl.Expr:
-    """Up or down: the sign of the log fold change, else of the score."""
-    schema_fold = pl.col("^(logfoldchange|log2_fold_change)$").cast(pl.Float64)
-    return (
-        pl.when(schema_fold.is_not_null() & schema_fold.is_not_nan())
-        .then(schema_fold)
-        .otherwise(pl.col("score"))
-    )
+def fold_change() -> pl.Expr:
+    """The log2 fold change column of either table kind (markers or pseudobulk), as floats."""
+    return pl.col("^(logfoldchange|log2_fold_change)$").cast(pl.Float64)
+
+
+def direction() -> pl.Expr:
+    """Up (> 0) or down (< 0): the log2 fold change, else the score where it has none."""
+    fold = fold_change()
+    return pl.when(fold.is_not_null() & fold.is_not_nan()).then(fold).otherwise(pl.col("score"))
+
+
+def scored() -> pl.Expr:
+    """Rows of tested genes: a pre-filter (min_pct, ...) leaves its genes without a score,
+    ranked last."""
+    score = pl.col("score").cast(pl.Float64)
+    return score.is_not_null() & score.is_not_nan()
 
 
 @dataclass(frozen=True)
@@ -42,11 +50,11 @@ class ComparisonView:
     test: str
     params: dict[str, Any]
     provenance: dict[str, Any]
-    table: pl.LazyFrame
+    table: pl.LazyFrame  # a DataFrame is taken too (made lazy): small tables built in memory
     anchor: str  # HTML id of its section: by position, names may contain '-'
 
     def __post_init__(self) -> None:
-        if isinstance(self.table, pl.DataFrame):  # a small table built in memory
+        if isinstance(self.table, pl.DataFrame):
             object.__setattr__(self, "table", self.table.lazy())
 
     @property
@@ -55,14 +63,18 @@ class ComparisonView:
 
     @functools.cached_property
     def _firsts(self) -> pl.DataFrame:
-        """Per group, in the table's order: its reference, number of rows and, where the
-        table has adjusted p-values, its significant genes up and down (one pass)."""
-        aggregates = [pl.col("reference").first(), pl.len().alias("n_rows")]
+        """Per group, in the table's order: its reference, rows, rows of tested genes and,
+        where the table has adjusted p-values, its significant genes up and down (one pass)."""
+        aggregates = [
+            pl.col("reference").first(),
+            pl.len().alias("n_rows"),
+            scored().sum().alias("n_scored"),
+        ]
         if "pval_adj" in self.table.collect_schema():
             significant = pl.col("pval_adj") < SIGNIFICANT_P
             aggregates += [
-                (significant & (_direction() > 0)).sum().alias("up"),
-                (significant & (_direction() < 0)).sum().alias("down"),
+                (significant & (direction() > 0)).sum().alias("up"),
+                (significant & (direction() < 0)).sum().alias("down"),
             ]
         return self.table.group_by("group", maintain_order=True).agg(aggregates).collect()
 
@@ -88,6 +100,18 @@ class ComparisonView:
     def rows_per_group(self) -> list[int]:
         """Rows (ranked genes) of each group, in the order of :attr:`groups`."""
         return self._firsts["n_rows"].to_list()
+
+    @property
+    def scored_per_group(self) -> list[int]:
+        """Rows of tested genes (with a score) of each group, in the order of :attr:`groups`."""
+        return self._firsts["n_scored"].to_list()
+
+    @property
+    def is_truncated(self) -> bool:
+        """Whether groups keep fewer genes than were tested (``n_genes``): their tables hold
+        only the top of each ranking."""
+        tested = self.provenance.get("data", {}).get("tested_genes")
+        return tested is not None and self.genes_per_group < int(tested)
 
     @property
     def genes_per_group(self) -> int:

@@ -9,7 +9,7 @@ tables and the heatmap from it. Numbers keep the three significant digits the pa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,29 +48,62 @@ class Detail:
 
 
 def lookup_depth(n_groups: int, genes_per_group: int, n_comparisons: int, top_n: int) -> int:
-    """Genes to embed at each end of every group's ranking: as many as the budget allows,
-    at least ``top_n``, at most every gene."""
+    """Genes to embed at each end of every group's ranking.
+
+    Parameters
+    ----------
+    n_groups
+        Groups of the comparison.
+    genes_per_group
+        Rows of its longest group.
+    n_comparisons
+        Comparisons of the report, which share :data:`LOOKUP_BUDGET_ROWS`.
+    top_n
+        The report's top genes per group: always embedded.
+
+    Returns
+    -------
+    As many genes as the comparison's share of the budget allows, at least ``top_n`` and at
+    most every gene.
+    """
     per_group = LOOKUP_BUDGET_ROWS // max(1, n_comparisons) // max(1, n_groups) // 2
     return max(top_n, min(per_group, genes_per_group))
 
 
 def comparison_detail(view: ComparisonView, depth: int) -> Detail:
-    """The data block of one comparison: ``depth`` genes at each end of every group."""
+    """The data block of one comparison, before encoding.
+
+    Parameters
+    ----------
+    view
+        The comparison.
+    depth
+        Genes to keep at each end of every group's ranking (:func:`lookup_depth`): the first
+        ``depth`` rows, and the last ``depth`` rows of tested genes (untested genes, left
+        without a score by a pre-filter, are ranked after them).
+    """
     with_values = view.columns_with_values(VALUE_COLUMNS)
     columns = [c for c in VALUE_COLUMNS if c in with_values]
     sizes = pl.DataFrame(
-        {"group": view.groups, "n_group": view.rows_per_group},
-        schema={"group": pl.String, "n_group": pl.Int64},
+        {
+            "group": view.groups,
+            "position": range(len(view.groups)),
+            "n_scored": view.scored_per_group,
+        },
+        schema={"group": pl.String, "position": pl.Int64, "n_scored": pl.Int64},
     )
-    shortest = min(view.rows_per_group, default=0)
-    # a cheap scan first (both ends of the shortest group), then each group's own ends
+    fewest = min(view.scored_per_group, default=0)
+    bottom = (pl.col("rank") > pl.col("n_scored") - depth) & (pl.col("rank") <= pl.col("n_scored"))
+    # a cheap scan first (both ends of the group with fewest tested genes), then each
+    # group's own ends; sorted by group and rank, whatever the order of the file
     lookup = (
-        view.table.filter((pl.col("rank") <= depth) | (pl.col("rank") > shortest - depth))
+        view.table.filter((pl.col("rank") <= depth) | (pl.col("rank") > fewest - depth))
         .select("group", "gene", "rank", *[pl.col(c).cast(pl.Float64) for c in columns])
         .collect()
-        .join(sizes, on="group", maintain_order="left")
-        .filter((pl.col("rank") <= depth) | (pl.col("rank") > pl.col("n_group") - depth))
-        .drop("n_group")
+        .join(sizes, on="group")
+        .filter((pl.col("rank") <= depth) | bottom)
+        .sort("position", "rank")
+        .drop("position", "n_scored")
     )
     significance = view.significance() if "pval_adj" in columns else None
     return Detail(
@@ -94,6 +127,18 @@ def volcano_groups(groups: Sequence[str], significance: pl.DataFrame | None) -> 
     return [group for group in groups if group in chosen]
 
 
+def ends_phrase(view: ComparisonView, depth: int) -> str:
+    """What the looked-up rows of each group are, in words for the page."""
+    if view.is_truncated:
+        return (
+            f"the {depth} first- and {depth} last-ranked of the {view.genes_per_group} genes "
+            "each group keeps (n_genes)"
+        )
+    if view.params.get("rankby_abs"):
+        return f"the {depth} first- and {depth} last-ranked genes (ranked by |score|)"
+    return f"the {depth} most up and {depth} most down genes"
+
+
 def _heatmap(
     view: ComparisonView, lookup: pl.DataFrame, columns: list[str]
 ) -> dict[str, Any] | None:
@@ -108,8 +153,9 @@ def _heatmap(
     if len(groups) < 2 or value not in columns:
         return None
     candidates = (
-        lookup.with_columns(strength=pl.col("score").abs())
-        .sort("strength", descending=True, nulls_last=True)
+        lookup.with_columns(strength=pl.col("score").abs().fill_nan(None))
+        .drop_nulls("strength")  # untested genes (pre-filters) have no score
+        .sort("strength", descending=True)
         .group_by("group", maintain_order=True)
         .head(HEATMAP_CANDIDATES_PER_GROUP)
         .group_by("gene")
@@ -139,7 +185,7 @@ def _heatmap(
         "value": value,
         "groups": [int(i) for i in group_order],  # positions in the comparison's groups
         "genes": [genes[i] for i in gene_order],
-        "values": _rounded(matrix.ravel()),  # groups x genes, row by row
+        "values": rounded(matrix.ravel()),  # groups x genes, row by row
         # colours saturate at the 99th percentile of |value| (1 where all are 0)
         "limit": (float(np.percentile(finite, 99)) if finite.size else 0.0) or 1.0,
     }
@@ -155,19 +201,21 @@ def _cluster_order(matrix: np.ndarray) -> np.ndarray:
     return hierarchy.leaves_list(hierarchy.linkage(filled, method="average"))
 
 
-def _rounded(values: np.ndarray | pl.Series) -> list[float | None]:
-    """:data:`DIGITS` significant digits; NaN and missing as None (JSON null)."""
+def rounded(values: np.ndarray | pl.Series) -> list[float | str | None]:
+    """:data:`DIGITS` significant digits for JSON: NaN and missing as None (null), infinite
+    values as the strings ``'inf'`` and ``'-inf'`` (JSON has no number for them; the page
+    reads them back as numbers)."""
     series = pl.Series(values, dtype=pl.Float64)
-    return series.fill_nan(None).round_sig_figs(DIGITS).to_list()
+    out: list[float | str | None] = series.fill_nan(None).round_sig_figs(DIGITS).to_list()
+    for position in np.flatnonzero(np.isinf(series.to_numpy())):
+        out[position] = "inf" if series[int(position)] > 0 else "-inf"
+    return out
 
 
-def _group_ends(labels: list[str], group_of: Mapping[str, int]) -> list[int]:
-    """Per group (in order), the position after its last row; rows come group by group."""
-    codes = np.asarray([group_of[label] for label in labels], dtype=np.int64)
-    if codes.size and np.any(np.diff(codes) < 0):
-        msg = "the looked-up rows are not in the order of the groups"
-        raise AssertionError(msg)
-    return np.searchsorted(codes, np.arange(len(group_of)), side="right").tolist()
+def _group_ends(codes: list[int], n_groups: int) -> list[int]:
+    """Per group, the position after its last row (rows are sorted by group)."""
+    ends = np.searchsorted(np.asarray(codes, dtype=np.int64), np.arange(n_groups), "right")
+    return ends.tolist()
 
 
 class GeneNames:
@@ -178,6 +226,7 @@ class GeneNames:
         self._position: dict[str, int] = {}
 
     def positions(self, genes: Sequence[str]) -> list[int]:
+        """The position of each of ``genes`` in :attr:`names`, adding those not there yet."""
         out = []
         for gene in genes:
             position = self._position.get(gene)
@@ -189,7 +238,17 @@ class GeneNames:
 
 
 def encode(view: ComparisonView, detail: Detail, names: GeneNames, top_n: int) -> dict[str, Any]:
-    """The JSON block of one comparison (genes as positions in ``names``)."""
+    """The JSON block of one comparison, as the page's script reads it.
+
+    Parameters
+    ----------
+    view, detail
+        The comparison and its data (:func:`comparison_detail`).
+    names
+        The report's gene names: the block holds genes as positions in it.
+    top_n
+        Rows per group of the top hits table.
+    """
     groups = view.groups
     group_of = {group: i for i, group in enumerate(groups)}
     sizes = view.provenance.get("data", {}).get("group_sizes", {})
@@ -200,28 +259,25 @@ def encode(view: ComparisonView, detail: Detail, names: GeneNames, top_n: int) -
         "cells": [sizes.get(group) for group in groups],
         "depth": detail.depth,
         "genes_per_group": view.genes_per_group,
+        # n_genes kept only the top of each ranking: its last rows are not the most down
+        "truncated": view.is_truncated,
+        "ends": ends_phrase(view, detail.depth),
+        "rankby_abs": bool(view.params.get("rankby_abs", False)),
         "top_n": top_n,
         "columns": detail.columns,
         "rows": {
             # rows come group by group: where each group's rows end
-            "group_ends": _group_ends(lookup["group"].to_list(), group_of),
+            "group_ends": _group_ends([group_of[g] for g in lookup["group"]], len(groups)),
             "gene": names.positions(lookup["gene"].to_list()),
             "rank": lookup["rank"].to_list(),
-            **{column: _rounded(lookup[column]) for column in detail.columns},
+            **{column: rounded(lookup[column]) for column in detail.columns},
         },
         "heatmap": detail.heatmap,
     }
     if detail.significance is not None:
-        counts = dict(
-            zip(
-                detail.significance["group"].to_list(),
-                zip(detail.significance["up"], detail.significance["down"], strict=True),
-                strict=True,
-            )
-        )
-        block["significant"] = {
-            "up": [int(counts.get(group, (0, 0))[0]) for group in groups],
-            "down": [int(counts.get(group, (0, 0))[1]) for group in groups],
+        block["significant"] = {  # in the order of the groups, as the view's summary
+            "up": detail.significance["up"].to_list(),
+            "down": detail.significance["down"].to_list(),
             "p": SIGNIFICANT_P,
         }
     return block

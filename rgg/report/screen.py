@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from .data import ComparisonView
-from .detail import SIGNIFICANT_P, _rounded
+from .data import SIGNIFICANT_P, ComparisonView, direction, fold_change, scored
+from .detail import rounded
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,24 @@ def screen_specs(config: Mapping[str, Any]) -> dict[str, ScreenSpec]:
 
 
 def targets(groups: list[str], spec: ScreenSpec, adata: Any, groupby: str) -> dict[str, str]:
-    """Each perturbation's target gene, as the result table names genes (the control and
-    labels the pattern does not match have none)."""
+    """Each perturbation's target gene, as the result table names genes.
+
+    Parameters
+    ----------
+    groups
+        The comparison's groups (the control among them or not).
+    spec
+        The grouping's screen entry: ``target_obs`` wins over ``target_pattern``, which wins
+        over the labels themselves.
+    adata
+        The dataset, for ``target_obs`` and ``target_var`` (else unused).
+    groupby
+        The obs column of the groups.
+
+    Returns
+    -------
+    Perturbation -> target; the control, and labels the pattern does not match, have none.
+    """
     perturbations = [group for group in groups if group != spec.control]
     if spec.target_obs is not None:
         target = _targets_from_obs(perturbations, spec, adata, groupby)
@@ -80,9 +96,27 @@ def _targets_from_obs(
 
 
 def on_target(view: ComparisonView, spec: ScreenSpec, adata: Any) -> dict[str, Any]:
-    """Per perturbation: its target's log2 fold change, rank and adjusted p in its own
-    comparison, and the fraction of perturbations whose target is significantly down."""
+    """The on-target panel of one comparison of a screen grouping.
+
+    Parameters
+    ----------
+    view
+        The comparison.
+    spec
+        The grouping's screen entry.
+    adata
+        The dataset (read backed) when ``target_obs`` or ``target_var`` need it, else None.
+
+    Returns
+    -------
+    Per perturbation (every group but the control): its target gene, the target's log2 fold
+    change, rank and adjusted p in the perturbation's own comparison, and whether it is
+    significantly down; and the counts behind the fraction of perturbations whose target is
+    significantly down. A ``note`` alone where the panel cannot be made.
+    """
     groups = view.groups
+    if not groups:
+        return {"note": "No group has results: no on-target effects."}
     if not view.columns_with_values(["pval_adj"]):
         return {"note": "This test reports no p-values (logreg): no on-target effects."}
     needs_data = spec.target_obs is not None or spec.target_var is not None
@@ -94,41 +128,43 @@ def on_target(view: ComparisonView, spec: ScreenSpec, adata: Any) -> dict[str, A
         {"group": list(target), "gene": list(target.values())},
         schema={"group": pl.String, "gene": pl.String},
     )
-    columns = view.table.collect_schema()
-    fold = "logfoldchange" if "logfoldchange" in columns else "log2_fold_change"
     found = (
         view.table.join(mapping.lazy(), on=["group", "gene"])
+        .filter(scored())  # a target a pre-filter left untested has no result
         .select(
             "group",
             "rank",
-            pl.col(fold).cast(pl.Float64).alias("lfc"),
+            fold_change().alias("lfc"),
             pl.col("pval_adj").cast(pl.Float64),
+            direction().alias("direction"),
         )
         .collect()
     )
     by_group = {row["group"]: row for row in found.iter_rows(named=True)}
-    n_rows = dict(zip(view.groups, view.rows_per_group, strict=True))
+    tested = dict(zip(groups, view.scored_per_group, strict=True))
     index = {group: i for i, group in enumerate(groups)}
     perturbations = [group for group in groups if group != spec.control]
     rows = [by_group.get(group, {}) for group in perturbations]
-    lfc = [row.get("lfc") for row in rows]
-    padj = [row.get("pval_adj") for row in rows]
     down = [
-        p is not None and f is not None and p < SIGNIFICANT_P and f < 0
-        for p, f in zip(padj, lfc, strict=True)
+        row.get("pval_adj") is not None
+        and row["pval_adj"] < SIGNIFICANT_P
+        and row["direction"] is not None
+        and row["direction"] < 0
+        for row in rows
     ]
-    measured = sum(group in by_group for group in perturbations)
     return {
         "control": spec.control,
         "group": [index[group] for group in perturbations],
         "target": [target.get(group) for group in perturbations],
         "rank": [row.get("rank") for row in rows],
-        "n_genes": [n_rows[group] for group in perturbations],
-        "lfc": _rounded(pl.Series(lfc, dtype=pl.Float64)),
-        "pval_adj": _rounded(pl.Series(padj, dtype=pl.Float64)),
+        "n_genes": [tested[group] for group in perturbations],
+        "lfc": rounded([row.get("lfc") for row in rows]),
+        "pval_adj": rounded([row.get("pval_adj") for row in rows]),
         "down": down,
         "n_perturbations": len(perturbations),
-        "n_measured": measured,
+        "n_measured": sum(group in by_group for group in perturbations),
         "n_down": sum(down),
         "p": SIGNIFICANT_P,
+        # with n_genes, a target outside each group's top genes is not in the table
+        "kept_per_group": view.genes_per_group if view.is_truncated else None,
     }

@@ -71,6 +71,7 @@
   function fmt(value) {
     if (value === null || value === undefined) { return ""; }
     if (typeof value !== "number") { return String(value); }
+    if (!Number.isFinite(value)) { return value > 0 ? "inf" : "-inf"; }
     if (Number.isInteger(value)) { return String(value); }  // ranks and counts, exactly
     if (value !== 0 && Math.abs(value) < 1e-3) { return value.toExponential(2); }
     return String(Number(value.toPrecision(3)));
@@ -172,6 +173,19 @@
 
   function range(n) { return Array.from({ length: n }, function (_, i) { return i; }); }
 
+  // JSON has no infinity: the data block writes "inf" and "-inf" in its number arrays.
+  function revive(values) {
+    if (!values) { return; }
+    for (let i = 0; i < values.length; i++) {
+      if (values[i] === "inf") { values[i] = Infinity; } else if (values[i] === "-inf") { values[i] = -Infinity; }
+    }
+  }
+  function reviveNumbers(block) {
+    block.columns.forEach(function (name) { revive(block.rows[name]); });
+    if (block.heatmap) { revive(block.heatmap.values); }
+    if (block.on_target) { revive(block.on_target.lfc); revive(block.on_target.pval_adj); }
+  }
+
   // The group of each looked-up row, from where each group's rows end.
   function rowGroups(block) {
     const rows = block.rows;
@@ -218,6 +232,10 @@
       { label: "down", num: true, get: function (i) { return counts.down[i]; } },
       { label: "significant", num: true, get: function (i) { return counts.up[i] + counts.down[i]; } },
     ];
+    if (block.truncated) {
+      container.appendChild(el("p", "note", "Counted among the " + block.genes_per_group +
+        " genes each group keeps (n_genes), not among every tested gene."));
+    }
     pagedTable(container, columns, range(block.groups.length), {
       search: function (i) { return block.groups[i]; }, placeholder: "Filter groups",
       className: "significance-table", sort: 4, ascending: false,
@@ -226,11 +244,12 @@
 
   function lookup(container, block) {
     const rows = block.rows;
-    const byName = new Map();
+    const byName = new Map(), byLowerName = new Map();
     rows.gene.forEach(function (g, i) {
-      const key = genes[g].toLowerCase();
-      if (!byName.has(key)) { byName.set(key, []); }
-      byName.get(key).push(i);
+      if (!byName.has(genes[g])) { byName.set(genes[g], []); }
+      byName.get(genes[g]).push(i);
+      const lower = genes[g].toLowerCase();
+      if (!byLowerName.has(lower)) { byLowerName.set(lower, genes[g]); }
     });
     const names = Array.from(new Set(rows.gene)).map(function (g) { return genes[g]; }).sort();
     const complete = 2 * block.depth >= block.genes_per_group;
@@ -246,14 +265,15 @@
       out.replaceChildren();
       said.textContent = "";
       if (query === "") { return; }
-      const found = byName.get(query.toLowerCase());
+      // the exact name first; else the gene whose name differs only in case
+      const found = byName.get(query) || byName.get(byLowerName.get(query.toLowerCase()));
       if (!found) {
         const lower = query.toLowerCase();
         const like = names.filter(function (n) { return n.toLowerCase().includes(lower); }).slice(0, 12);
         said.textContent = complete
           ? "No gene named " + JSON.stringify(query) + " was ranked."
-          : "No group has " + JSON.stringify(query) + " among its " + block.depth +
-            " most up or down genes (or no gene is named so).";
+          : "No group has " + JSON.stringify(query) + " among " + block.ends +
+            " (or no gene is named so).";
         like.forEach(function (name) {
           const button = el("button", "suggestion", name);
           button.type = "button";
@@ -265,7 +285,7 @@
       const groups = new Set(found.map(function (i) { return rows.group[i]; })).size;
       said.textContent = genes[rows.gene[found[0]]] + ": " + (complete
         ? "ranked in " + groups + " of " + block.groups.length + " groups."
-        : "among the " + block.depth + " most up or down genes of " + groups + " of " +
+        : "among " + block.ends + " of " + groups.toLocaleString() + " of " +
           block.groups.length.toLocaleString() + " groups (the other groups rank it in between).");
       pagedTable(out, resultColumns(block), found, { className: "lookup-table", sort: 1, ascending: true });
     }
@@ -348,7 +368,10 @@
       screen.n_down.toLocaleString() + " of " + screen.n_measured.toLocaleString() +
       " perturbations whose target was ranked (" + share + "). " +
       (screen.n_perturbations - screen.n_measured).toLocaleString() + " of " +
-      screen.n_perturbations.toLocaleString() + " perturbations have no ranked target gene. " +
+      screen.n_perturbations.toLocaleString() + " perturbations have no ranked target gene" +
+      (screen.kept_per_group ? " (n_genes keeps each group's top " + screen.kept_per_group +
+        " genes only: a target outside them is not in the table, so these counts are not the" +
+        " screen's)" : "") + ". " +
       "Control: " + screen.control + "."));
     const columns = [
       { label: "perturbation", get: function (i) { return block.groups[screen.group[i]]; } },
@@ -372,7 +395,7 @@
   };
   document.querySelectorAll("[data-view]").forEach(function (container) {
     const block = data.comparisons[container.getAttribute("data-block")];
-    if (block) { rowGroups(block); }
+    if (block && !block.rows.group) { reviveNumbers(block); rowGroups(block); }
     if (block) { VIEWS[container.getAttribute("data-view")](container, block); }
   });
 })();
