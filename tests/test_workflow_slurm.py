@@ -66,21 +66,23 @@ def _workdir(parent: Path, config_file: Path) -> Path:
 
 
 def _start(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Snakemake in ``workdir``, its output to ``workdir``/snakemake.out (not a pipe that fills)."""
     command = [
         SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
         "--configfile", str(workdir / "config.yaml"), *args,
     ]  # fmt: skip
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    with (workdir / "snakemake.out").open("w") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def _finish(process: subprocess.Popen, what: str, cluster: SlurmCluster) -> str:
+def _finish(process: subprocess.Popen, workdir: Path, what: str, cluster: SlurmCluster) -> str:
+    """Wait for ``process``; its output, or a failure with it and the cluster's logs."""
     try:
-        output, _ = process.communicate(timeout=900)
+        process.wait(timeout=900)
     except subprocess.TimeoutExpired:
         process.kill()
-        output, _ = process.communicate()
+        process.wait()
+    output = (workdir / "snakemake.out").read_text()
     if process.returncode != 0:
         pytest.fail(f"{what} failed ({process.returncode}):\n{output[-8000:]}\n{cluster.logs()}")
     return output
@@ -101,9 +103,9 @@ def test_workflow_through_sbatch_equals_local_run(slurm: SlurmCluster, tmp_path:
         runs[name] = (local, remote, on_slurm, _start(local, "--cores", "2"))
     logs = {}
     try:
-        for name, (_, _, on_slurm, in_place) in runs.items():
-            _finish(in_place, f"the local run of {name}", slurm)
-            logs[name] = _finish(on_slurm, f"the run of {name} through SLURM", slurm)
+        for name, (local, remote, on_slurm, in_place) in runs.items():
+            _finish(in_place, local, f"the local run of {name}", slurm)
+            logs[name] = _finish(on_slurm, remote, f"the run of {name} through SLURM", slurm)
     finally:  # after a failure, stop the other runs before the cluster stops
         for *_, on_slurm, in_place in runs.values():
             for process in (on_slurm, in_place):
