@@ -29,7 +29,6 @@ from .data import (
     sample_counts,
 )
 from .detail import (
-    FIGURE_GROUPS,
     Detail,
     GeneNames,
     comparison_detail,
@@ -136,7 +135,7 @@ def build_report(
         "data_json": _script_json({"genes": names.names, "comparisons": blocks}, for_the_page=True),
         "script": _page_script(),
         "top_n": top_n,
-        "many_groups": FIGURE_GROUPS,
+        "many_groups": plots.FIGURE_GROUPS,
     }
     html = _environment().get_template("report.html.j2").render(**context)
     with atomic_path(out) as temporary:
@@ -255,7 +254,7 @@ def _comparison_section(
         section["volcano"] = plots.volcano_grid(_rows_of(view, chosen), chosen)
         section["volcano_note"] = _volcano_note(chosen, groups, "with the most significant genes")
     data = view.provenance.get("data", {})
-    if len(groups) > FIGURE_GROUPS:
+    if len(groups) > plots.FIGURE_GROUPS:
         section["note"] = (
             f"{len(groups):,} groups: the dot plot and heatmap of group means (one row per "
             "group) are left out; the clustered heatmap and the gene lookup show every group."

@@ -28,8 +28,6 @@ HEATMAP_CANDIDATES_PER_GROUP = 3
 #: Volcano plots drawn per comparison: every group up to this many, else the groups with
 #: the most significant genes.
 VOLCANO_GROUPS = 12
-#: Dot plots and heatmaps of group means (one row per group) are drawn up to this many groups.
-FIGURE_GROUPS = 50
 #: Result columns the page may show, in order (those without any value are left out).
 VALUE_COLUMNS = ("score", "logfoldchange", "pval_adj", "pts", "pts_rest", "auroc")
 DIGITS = 3  # as the page shows them
@@ -166,18 +164,17 @@ def _heatmap(
     genes = candidates["gene"].to_list()
     if len(genes) < 2:
         return None
-    values = (
+    long = (
         view.table.filter(pl.col("gene").is_in(genes))
         .select("group", "gene", pl.col(value).cast(pl.Float64))
         .collect()
-        .pivot(on="gene", index="group", values=value, aggregate_function="first")
     )
-    matrix = np.full((len(groups), len(genes)), np.nan)
     row_of = {group: i for i, group in enumerate(groups)}
-    rows = [row_of[group] for group in values["group"].to_list()]
-    for j, gene in enumerate(genes):
-        if gene in values.columns:
-            matrix[rows, j] = values[gene].to_numpy()
+    column_of = {gene: j for j, gene in enumerate(genes)}
+    matrix = np.full((len(groups), len(genes)), np.nan)  # a gene a group did not rank: NaN
+    rows = np.fromiter((row_of[g] for g in long["group"]), dtype=np.int64, count=long.height)
+    cols = np.fromiter((column_of[g] for g in long["gene"]), dtype=np.int64, count=long.height)
+    matrix[rows, cols] = long[value].to_numpy()
     group_order, gene_order = _cluster_order(matrix), _cluster_order(matrix.T)
     matrix = matrix[np.ix_(group_order, gene_order)]
     finite = np.abs(matrix[np.isfinite(matrix)])

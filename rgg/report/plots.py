@@ -77,6 +77,8 @@ def dot_plot(means: pd.DataFrame, fractions: pd.DataFrame, groups: Sequence[str]
     return to_data_uri(figure)
 
 
+#: Dot plots and heatmaps of group means (one row per group) are drawn up to this many groups.
+FIGURE_GROUPS = 50
 #: Below this many groups, z-scores across groups say nothing (two groups: always +1 and -1).
 MIN_GROUPS_FOR_Z = 3
 
