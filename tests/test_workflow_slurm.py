@@ -162,7 +162,8 @@ def _assert_records_equal(got: Any, expected: Any) -> None:
 def _assert_jobs_ran_on_slurm(log: str, slurm: SlurmCluster, local: Path) -> None:
     """Every job but ``all`` went through sbatch, and ``sacct`` shows each one completed."""
     submitted = dict(SUBMITTED.findall(log))
-    assert re.findall(r"localrule (\w+):", log) == ["all"]
+    ran_here = re.findall(r"localrule (\w+):", log)
+    assert ran_here == ["all"], f"jobs that did not go through sbatch: {ran_here}"
     n_rank = len(list((local / _results(local) / "benchmarks" / "rank").rglob("*.tsv")))
     assert n_rank >= 2
     rules = sorted(submitted.values())
