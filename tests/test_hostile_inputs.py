@@ -166,6 +166,21 @@ def _slow_logreg_data(tmp_path: Path) -> Path:
     return path
 
 
+def _ctrl_c_reaches_it() -> None:
+    """In the child: SIGINT as in a terminal. A shell starts background jobs (`cmd &`, as a
+    CI runner may run the tests) with SIGINT ignored, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt in this process (as in a terminal), whatever the
+    disposition the test run was started with; put back afterwards."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_is_one_line_sigint_status_and_no_output(tmp_path: Path) -> None:
     data = _slow_logreg_data(tmp_path)
     env = dict(os.environ)
@@ -175,7 +190,9 @@ def test_ctrl_c_is_one_line_sigint_status_and_no_output(tmp_path: Path) -> None:
         sys.executable, "-m", "rgg", "rank", str(data), "--groupby", "group",
         "--test-params", params, "--out", str(out), "--uns-out", str(tmp_path / "uns.h5ad"),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_ctrl_c_reaches_it
+    )
     lines = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until the ranking has started
@@ -198,7 +215,7 @@ def test_ctrl_c_is_one_line_sigint_status_and_no_output(tmp_path: Path) -> None:
     assert left == ["slow.h5ad"] + (["out"] if out.parent.exists() else [])
 
 
-def test_ctrl_c_waits_until_a_compilation_is_done() -> None:
+def test_ctrl_c_waits_until_a_compilation_is_done(ctrl_c_raises) -> None:
     """Ctrl-C inside LLVM's callbacks is swallowed by ctypes and left llvmlite broken (a
     segfault on a fresh install in CI): compilation holds it back and raises it after."""
     from rgg.kernels._jit import LockedKernel
