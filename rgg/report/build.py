@@ -57,7 +57,8 @@ def build_report(
     ----------
     markers
         The combined table written by ``rgg collect`` (its metadata holds every comparison's
-        parameters and provenance, and the resolved workflow config).
+        parameters and provenance, and the resolved workflow config, whose groupings with a
+        ``screen`` entry get an on-target panel). It is read a query at a time, never whole.
     out
         The HTML file to write.
     datasets
