@@ -9,7 +9,6 @@ node would.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from ._processes import stop
 
 DASK = str(Path(sys.executable).with_name("dask"))
 
@@ -49,7 +50,7 @@ def dask_cluster(root: Path, n_workers: int = 2) -> Iterator[DaskCluster]:
             DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(scheduler_file),
         ]  # fmt: skip
-        stack.callback(_stop, _start(command, root / "scheduler.log"))
+        stack.callback(stop, _start(command, root / "scheduler.log"))
         address = _address(scheduler_file, root)
         workers = []
         for i in range(n_workers):
@@ -59,7 +60,7 @@ def dask_cluster(root: Path, n_workers: int = 2) -> Iterator[DaskCluster]:
                 "--local-directory", str(root / f"worker-{i}"),
             ]  # fmt: skip
             workers.append(_start(command, root / f"worker-{i}.log"))
-            stack.callback(_stop, workers[-1])
+            stack.callback(stop, workers[-1])
         cluster = DaskCluster(address, workers, root)
         with distributed.Client(address, set_as_default=False, timeout="60s") as client:
             try:
@@ -86,13 +87,3 @@ def _address(scheduler_file: Path, root: Path, timeout: float = 60) -> str:
     log = (root / "scheduler.log").read_text()
     msg = f"dask scheduler wrote no {scheduler_file.name} in {timeout:.0f} s:\n{log}"
     raise RuntimeError(msg)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -21,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from ._processes import stop
 
 PACKAGES = ("slurm-wlm", "munge")
 DAEMONS = ("munged", "slurmctld", "slurmd")
@@ -140,10 +141,10 @@ def slurm_cluster(root: Path, *, memory_mb: int = 8000) -> Iterator[SlurmCluster
             f"--key-file={key}", f"--log-file={root / 'log' / 'munged.log'}",
             f"--pid-file={root / 'munged.pid'}", f"--seed-file={root / 'munged.seed'}",
         ]  # fmt: skip
-        stack.callback(_stop, _start(munged, root, env))
+        stack.callback(stop, _start(munged, root, env))
         _wait_for(lambda: (root / "munge.sock").exists(), "munged's socket", cluster)
-        stack.callback(_stop, _start([_which("slurmctld"), "-D", "-i"], root, env))
-        stack.callback(_stop, _start([_which("slurmd"), "-D", "-N", host], root, env))
+        stack.callback(stop, _start([_which("slurmctld"), "-D", "-i"], root, env))
+        stack.callback(stop, _start([_which("slurmd"), "-D", "-N", host], root, env))
         stack.callback(_cancel_jobs, cluster)  # first on exit: what a failed test left
         _wait_for(lambda: _node_state(cluster) == "idle", "an idle node", cluster)
         yield cluster
@@ -214,16 +215,6 @@ def _free_ports(n: int) -> list[int]:
 def _start(command: list[str], root: Path, env: dict[str, str]) -> subprocess.Popen:
     with (root / "log" / f"{Path(command[0]).name}.out").open("w") as out:
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
 
 
 def _cancel_jobs(cluster: SlurmCluster) -> None:
