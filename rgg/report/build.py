@@ -96,7 +96,9 @@ def build_report(
         screen = screens.get(view.grouping)
         sections.append(_comparison_section(view, detail, loaded.get(view.dataset), top_n))
         if screen is not None:
-            blocks[view.anchor]["on_target"] = on_target(view, screen, loaded.get(view.dataset))
+            blocks[view.anchor]["on_target"] = on_target(
+                view, screen, loaded.get(view.dataset), has_pvalues="pval_adj" in detail.columns
+            )
             sections[-1]["on_target"] = True
     bulk_sections = [_pseudobulk_section(view, top_n) for view in bulk_views]
     report_provenance = provenance_record(

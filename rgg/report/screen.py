@@ -95,7 +95,9 @@ def _targets_from_obs(
     return {group: most_common[group] for group in perturbations if group in most_common.index}
 
 
-def on_target(view: ComparisonView, spec: ScreenSpec, adata: Any) -> dict[str, Any]:
+def on_target(
+    view: ComparisonView, spec: ScreenSpec, adata: Any, *, has_pvalues: bool
+) -> dict[str, Any]:
     """The on-target panel of one comparison of a screen grouping.
 
     Parameters
@@ -106,6 +108,8 @@ def on_target(view: ComparisonView, spec: ScreenSpec, adata: Any) -> dict[str, A
         The grouping's screen entry.
     adata
         The dataset (read backed) when ``target_obs`` or ``target_var`` need it, else None.
+    has_pvalues
+        Whether the comparison has adjusted p-values (its data block knows; no second scan).
 
     Returns
     -------
@@ -117,7 +121,7 @@ def on_target(view: ComparisonView, spec: ScreenSpec, adata: Any) -> dict[str, A
     groups = view.groups
     if not groups:
         return {"note": "No group has results: no on-target effects."}
-    if not view.columns_with_values(["pval_adj"]):
+    if not has_pvalues:
         return {"note": "This test reports no p-values (logreg): no on-target effects."}
     needs_data = spec.target_obs is not None or spec.target_var is not None
     if needs_data and adata is None:
