@@ -127,7 +127,7 @@ def _input_record(path: str | os.PathLike[str]) -> dict[str, Any]:
 @cache
 def rgg_source() -> dict[str, Any]:
     """rgg's version, and the git commit of its source with a dirty flag when it is a checkout."""
-    from .. import __version__
+    from .._version import __version__
 
     source = Path(__file__).resolve().parents[2]
     record: dict[str, Any] = {"version": __version__, "git_commit": None, "git_dirty": None}

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from .. import __version__
+from .._version import __version__
 from .._errors import did_you_mean
 from ..io import atomic_path, read_comparisons, read_provenance, scan_results
 from ..io.h5ad import read_h5ad
