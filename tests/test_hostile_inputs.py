@@ -653,11 +653,11 @@ def test_python_warnings_are_one_line_each() -> None:
     """A library's warning (anndata's, PyDESeq2's) is one ``rgg: warning:`` line, not the
     warning and its source line. In a subprocess: pytest records warnings itself."""
     script = (
-        "import warnings, rgg._commands as commands, rgg.cli as cli\n"
+        "import warnings, rgg.cli.demo as demo, rgg.cli as cli\n"
         "def command(args):\n"
         '    warnings.warn("a library\'s warning", FutureWarning, stacklevel=1)\n'
         "    return 0\n"
-        "commands.demo = command\n"
+        "demo.run = command\n"
         "raise SystemExit(cli.main(['demo']))\n"
     )
     result = subprocess.run(

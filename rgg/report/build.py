@@ -12,8 +12,8 @@ from typing import Any
 import polars as pl
 import yaml
 
-from .._version import __version__
 from .._errors import did_you_mean
+from .._version import __version__
 from ..io import atomic_path, read_comparisons, read_provenance, scan_results
 from ..io.h5ad import read_h5ad
 from ..io.provenance import now, provenance_record, sha256_file
