@@ -45,6 +45,13 @@ def add_parameter_options(parser: argparse.ArgumentParser, table: Iterable[Param
         parser.add_argument(parameter.option, **parameter.argparse_options())
 
 
+def add_table_job(parser: argparse.ArgumentParser, input_help: str) -> None:
+    """INPUT, ``--groupby`` and ``--out``: one h5ad file in, one Parquet table out."""
+    parser.add_argument("input", help=input_help)
+    parser.add_argument("--groupby", required=True, help="obs column with the groups")
+    parser.add_argument("--out", required=True, help="the Parquet file to write")
+
+
 def add_comparison_names(parser: argparse.ArgumentParser, test_default: str) -> None:
     """``--dataset``, ``--grouping`` and ``--test``: the names a result table records."""
     parser.add_argument("--dataset", help="dataset name in the table (default: the file name)")

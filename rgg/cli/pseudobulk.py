@@ -13,6 +13,7 @@ from ._options import (
     add_comparison_names,
     add_parameter_options,
     add_record_config,
+    add_table_job,
     check_types,
     comparison_names,
     json_object,
@@ -37,9 +38,7 @@ def add_parser(commands: Subcommands) -> None:
         "n_samples_reference, design; rows by stat within each group) atomically. Parameters "
         "come from --test-params, then the options below.",
     )
-    bulk.add_argument("input", help="the .h5ad file with raw counts")
-    bulk.add_argument("--groupby", required=True, help="obs column with the groups")
-    bulk.add_argument("--out", required=True, help="the Parquet file to write")
+    add_table_job(bulk, "the .h5ad file with raw counts")
     bulk.add_argument(
         "--test-params",
         metavar="YAML",

@@ -16,6 +16,7 @@ from ._options import (
     add_comparison_names,
     add_parameter_options,
     add_record_config,
+    add_table_job,
     check_types,
     comparison_names,
     json_object,
@@ -41,9 +42,7 @@ def add_parser(commands: Subcommands) -> None:
         "parameters come from --test-config, then --test-params, then the options below; "
         "a later source wins. Outputs are written to a temporary name and renamed into place.",
     )
-    rank.add_argument("input", help="the .h5ad file to test")
-    rank.add_argument("--groupby", required=True, help="obs column with the groups")
-    rank.add_argument("--out", required=True, help="the Parquet file to write")
+    add_table_job(rank, "the .h5ad file to test")
     rank.add_argument(
         "--uns-out",
         help="also write adata.uns[KEY] alone to this .h5ad file (read by `rgg annotate`)",
