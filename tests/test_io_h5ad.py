@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 import rgg
 from rgg import cli, datasets
 from rgg.io import read_comparisons, read_results, read_uns_h5ad, write_h5ad, write_uns_h5ad
-from rgg.io.h5ad import h5ad_header, matrix_nbytes, obs_categories
+from rgg.io.h5ad_header import h5ad_header, matrix_nbytes, obs_categories
 
 SYNTHETIC = str(datasets.synthetic_path())
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
+from .h5ad_header import as_str
 from .layout import is_packed, nesting_problem, pack_results, unpack_results
 
 
@@ -150,76 +151,8 @@ def read_uns_h5ad(path: str | os.PathLike[str]) -> dict[str, Any]:
     return dict(read_h5ad(path).uns)
 
 
-def matrix_nbytes(path: str | os.PathLike[str]) -> int:
-    """Bytes that the arrays of an h5ad file take once loaded.
-
-    ``X``, ``raw/X``, the layers and the arrays in ``obsm``/``obsp``/``varm``/``varp`` (a
-    neighbour graph in ``obsp`` can rival X).
-
-    Read from the HDF5 headers only (shapes, dtypes, sparse non-zero counts), so it costs
-    nothing on large files; used to size a job's memory request.
-    """
-    total = 0
-    with h5py.File(path, "r") as handle:
-        for name in ("X", "raw/X"):
-            if name in handle:
-                total += _element_nbytes(handle[name])
-        for group in ("layers", "obsm", "obsp", "varm", "varp"):
-            if group in handle:
-                total += sum(_element_nbytes(element) for element in handle[group].values())
-    return total
-
-
-@dataclass(frozen=True)
-class H5adHeader:
-    """What an h5ad file holds, read without loading any matrix."""
-
-    obs_columns: list[str]
-    var_columns: list[str]
-    layers: list[str]
-    has_raw: bool
-
-
-def h5ad_header(path: str | os.PathLike[str]) -> H5adHeader:
-    """Column names, layer names and whether ``raw`` exists, from the file's header."""
-    with h5py.File(path, "r") as handle:
-        return H5adHeader(
-            obs_columns=_column_order(handle["obs"]),
-            var_columns=_column_order(handle["var"]),
-            layers=sorted(handle["layers"]) if "layers" in handle else [],
-            has_raw="raw" in handle and "X" in handle["raw"],
-        )
-
-
-def _column_order(frame: h5py.Group) -> list[str]:
-    order = frame.attrs.get("column-order", [])
-    return [_as_str(name) for name in np.atleast_1d(order)]
-
-
-def obs_categories(path: str | os.PathLike[str], column: str) -> list[str] | None:
-    """The group labels of an obs column (categories, or distinct strings); ``None`` if numeric."""
-    from anndata.io import read_elem
-
-    with h5py.File(path, "r") as handle:
-        element = handle["obs"][column]
-        if isinstance(element, h5py.Group) and "categories" in element:
-            return [str(label) for label in read_elem(element["categories"])]
-        values = read_elem(element)
-    if values.dtype.kind in "OUS" or pd.api.types.is_string_dtype(values.dtype):
-        return sorted({str(value) for value in values if isinstance(value, str)})
-    return None
-
-
-def _element_nbytes(element: h5py.Group | h5py.Dataset) -> int:
-    if isinstance(element, h5py.Dataset):
-        return element.size * element.dtype.itemsize
-    if "data" in element:  # csr_matrix / csc_matrix
-        return sum(element[part].size * element[part].dtype.itemsize for part in element)
-    return 0
-
-
-def _as_str(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+# Moved to rgg.io.h5ad_header; kept here until the workflow's modules import them from there.
+from .h5ad_header import H5adHeader, h5ad_header, matrix_nbytes, obs_categories  # noqa: E402, F401
 
 
 def _replace_slashed(value: Any, h5_path: str, slashed: list[_SlashedColumn]) -> Any:
@@ -271,6 +204,6 @@ def _move_to_nested_paths(path: Path, slashed: list[_SlashedColumn]) -> None:
         for column in slashed:
             frame = handle[column.frame_path]
             frame.move(column.placeholder, column.label)  # creates the intermediate groups
-            order = [_as_str(name) for name in frame.attrs["column-order"]]
+            order = [as_str(name) for name in frame.attrs["column-order"]]
             order[order.index(column.placeholder)] = column.label
             frame.attrs["column-order"] = np.array(order, dtype=h5py.string_dtype())
