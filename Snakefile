@@ -7,9 +7,10 @@ from snakemake.utils import min_version, validate
 import os
 import sys
 
-from rgg.comparisons import ConfigError, check_duplicate_keys, describe_schema_error
 from rgg.io.provenance import WORKFLOW_COMMAND_VARIABLE
-from rgg.workflow_command import lock_hint, workflow_command
+from rgg.workflow.command import lock_hint, workflow_command
+from rgg.workflow.messages import check_duplicate_keys, describe_schema_error
+from rgg.workflow.model import ConfigError
 
 min_version("8.0")
 

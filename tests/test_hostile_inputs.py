@@ -24,7 +24,7 @@ from scipy import sparse
 
 import rgg
 from rgg import cli
-from rgg.workflow_command import lock_hint
+from rgg.workflow.command import lock_hint
 
 
 @pytest.fixture
@@ -679,7 +679,7 @@ def test_duplicate_gene_names_outside_the_mask_are_fine(tmp_path: Path) -> None:
 
 
 def test_the_recorded_workflow_command_hides_secrets() -> None:
-    from rgg.workflow_command import workflow_command
+    from rgg.workflow.command import workflow_command
 
     argv = [
         "snakemake", "--cores", "2", "--storage-s3-secret-key", "ABC", "--config",

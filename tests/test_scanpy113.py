@@ -183,7 +183,8 @@ def test_mean_in_log_space_and_seurat_fold_changes_exclude_each_other() -> None:
 
 
 def test_command_line_and_config_take_mean_in_log_space(tmp_path) -> None:
-    from rgg.comparisons import ConfigError, resolve_comparisons
+    from rgg.workflow.model import ConfigError
+    from rgg.workflow.resolve import resolve_comparisons
 
     out = tmp_path / "t.parquet"
     argv = ["rank", str(rgg.datasets.synthetic_path()), "--groupby", "cell_type"]

@@ -356,7 +356,7 @@ def _grouping_rows(views: list[ComparisonView]) -> list[dict[str, Any]]:
 
 def _test_rows(views: list[ComparisonView]) -> list[dict[str, Any]]:
     """Each test's parameters: those that differ from the defaults, and the defaults apart."""
-    from ..comparisons import TEST_DEFAULTS
+    from ..workflow.tests_config import TEST_DEFAULTS
 
     rows = {}
     for view in views:

@@ -3,7 +3,7 @@
 
 rule collect:
     input:
-        tables=[comparison_path(c, ".parquet") for c in COMPARISONS],
+        tables=rank_tables(),
     output:
         report(
             f"{RESULTS}/markers.parquet",

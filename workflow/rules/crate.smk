@@ -19,7 +19,7 @@ rule crate:
     params:
         results=lambda wildcards, output: os.path.dirname(output.crate),
         files=crate_options(),
-        resolved_config=json.dumps(config, sort_keys=True),
+        resolved_config=crate_config(),
         workflow=workflow.basedir,
         license=config["license"],
         rgg_version=rgg.__version__,

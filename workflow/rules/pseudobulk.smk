@@ -33,7 +33,7 @@ rule pseudobulk:
 
 rule collect_pseudobulk:
     input:
-        tables=[pseudobulk_path(c) for c in PSEUDOBULK_COMPARISONS],
+        tables=pseudobulk_tables(),
     output:
         report(
             f"{RESULTS}/pseudobulk.parquet",

@@ -19,7 +19,7 @@ rule report:
         f"{RESULTS}/benchmarks/report.tsv"
     params:
         datasets=report_dataset_options(),
-        pseudobulk=" ".join(f"--pseudobulk {shlex.quote(p)}" for p in combined_pseudobulk_paths()),
+        pseudobulk=report_pseudobulk_options(),
         benchmarks=f"{RESULTS}/benchmarks",
         title=config["report"]["title"],
         top_n=config["report"]["top_n"],
