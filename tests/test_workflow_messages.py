@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rgg.workflow.model import ConfigError
@@ -21,3 +23,46 @@ def test_duplicate_keys_are_refused_but_merge_keys_allowed(tmp_path) -> None:
     broken.write_text("tests: {w: [}\n")
     with pytest.raises(ConfigError, match="is not valid YAML"):
         check_duplicate_keys(broken)
+
+
+def _schema_message(config: dict) -> str:
+    """The message for the first schema error of ``config``, as the Snakefile reports it."""
+    import jsonschema
+    import yaml
+
+    from rgg.workflow.messages import describe_schema_error
+
+    schema = yaml.safe_load(
+        (Path(__file__).resolve().parent.parent / "workflow/schemas/config.schema.yaml").read_text()
+    )
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(config)
+    )
+    assert error is not None
+    return describe_schema_error(error)
+
+
+_VALID = {"datasets": {"d": {"path": "d.h5ad"}}, "groupings": {"g": None}, "tests": {"t": {}}}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"tests": {"t": {"tie_corect": True}}},
+            "tests.t: unknown key 'tie_corect'. Did you mean 'tie_correct'?",
+        ),
+        (
+            {"tests": {"t": {"method": "wilcoxom"}}},
+            "tests.t.method: 'wilcoxom' is not allowed. Did you mean 'wilcoxon'?",
+        ),
+        ({"tests": {"a b": {}}}, "Names of datasets, groupings and tests become file names"),
+        (
+            {"datasets": {"d": {}}},
+            "datasets.d: 'path' is a required property; see config/README.md.",
+        ),
+        ({"report": {"file": "report.pdf"}}, "report.file: 'report.pdf' must end in .html."),
+    ],
+)
+def test_schema_errors_are_one_line_with_the_fix(change: dict, message: str) -> None:
+    assert message in _schema_message({**_VALID, **change})
