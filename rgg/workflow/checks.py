@@ -31,14 +31,14 @@ _PER_GENE_OPTIONS = ("auroc", "min_pct", "min_diff_pct", "min_logfc")
 
 
 def check_names(config: Mapping[str, Any]) -> None:
-    """Check the names of a config and what its entries say of each other.
+    """Check the names of a config's datasets, groupings and tests, and the names its
+    groupings and selectors refer to.
 
     Raises
     ------
     ConfigError
-        For a name that is no safe file name or that the workflow uses itself, a grouping or
-        selector that names an unknown dataset, grouping or test, and a test entry whose
-        options do not fit its method or whose reference leaves nothing to compare.
+        For a name that is no safe file name or that the workflow uses itself, and a
+        grouping or selector that names an unknown dataset, grouping or test.
     """
     datasets = config["datasets"]
     for section in ("datasets", "groupings", "tests"):
@@ -75,6 +75,17 @@ def check_names(config: Mapping[str, Any]) -> None:
                             f"Known: {', '.join(config[section])}."
                         )
                         raise ConfigError(msg)
+
+
+def check_tests(config: Mapping[str, Any]) -> None:
+    """Check each test entry on its own.
+
+    Raises
+    ------
+    ConfigError
+        For options that belong to another method or kind of test (logreg, pseudobulk,
+        per-gene filters), and a reference that leaves nothing to compare.
+    """
     for name, test in config["tests"].items():
         clashes = sorted(set(test.get("logreg") or {}) & RANK_GENES_GROUPS_ARGUMENTS)
         if clashes:

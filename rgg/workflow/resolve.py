@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .checks import check_names, check_out_of_core, check_screen_patterns, check_uns_keys
+from .checks import (
+    check_names,
+    check_out_of_core,
+    check_screen_patterns,
+    check_tests,
+    check_uns_keys,
+)
 from .data_checks import check_data
 from .model import Comparison, rank_comparisons, select_comparisons
 
@@ -30,6 +36,7 @@ def resolve_comparisons(config: Mapping[str, Any]) -> list[Comparison]:
         reference group that is not in the data.
     """
     check_names(config)
+    check_tests(config)
     check_screen_patterns(config)
     chosen = select_comparisons(config)
     check_uns_keys(rank_comparisons(config, chosen))
