@@ -43,6 +43,7 @@ with SnakemakeApi(OutputSettings(quiet=True)) as api:
         "rule_constraints": {r.name: dict(r.wildcard_constraints) for r in workflow.rules},
         "prefix": shell._process_prefix,
         "path": os.environ["PATH"] == before["PATH"],
+        "rgg_source": os.environ.get("RGG_SOURCE"),
     }))
 """
 
@@ -69,6 +70,8 @@ def test_with_conda_the_rules_environment_comes_first() -> None:
     parsed = _parsed("conda")
     assert parsed["prefix"] is None  # Snakemake's own: its conda activation leads
     assert parsed["path"]
+    # where workflow/envs/rgg.post-deploy.sh installs rgg from into the environment
+    assert parsed["rgg_source"] == str(REPO)
 
 
 def test_an_unactivated_virtual_environment_runs_its_own_rgg(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ if _prefix is not None:
 # Where workflow/envs/rgg.post-deploy.sh installs rgg from. Snakemake runs that script with
 # this process's environment and offers no other way to hand it a value, so this one
 # variable is set here.
-os.environ["RGG_SOURCE"] = str(workflow.basedir)
+os.environ.update(RGG_SOURCE=str(workflow.basedir))
 
 RGG_ENV = "../envs/rgg.yaml"
 
