@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from rgg.io.h5ad import matrix_nbytes
+from rgg.io.h5ad_header import matrix_nbytes
 from rgg.workflow import options, paths, resources
 from rgg.workflow.environment import BASH_STRICT_MODE, rule_shell_prefix
 from rgg.workflow.model import (

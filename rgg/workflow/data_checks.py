@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import did_you_mean
-from ..io.h5ad import h5ad_header, obs_categories
+from ..io.h5ad_header import h5ad_header, obs_categories
 from .model import Comparison, ConfigError, groupby_column, pseudobulk_parameters
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..io.h5ad import matrix_nbytes
+from ..io.h5ad_header import matrix_nbytes
 
 
 def loaded_mem_mb(paths: str | os.PathLike[str] | Iterable[str], factor: float) -> int:
