@@ -151,9 +151,6 @@ def read_uns_h5ad(path: str | os.PathLike[str]) -> dict[str, Any]:
     return dict(read_h5ad(path).uns)
 
 
-# Moved to rgg.io.h5ad_header; kept here until the workflow's modules import them from there.
-from .h5ad_header import H5adHeader, h5ad_header, matrix_nbytes, obs_categories  # noqa: E402, F401
-
 
 def _replace_slashed(value: Any, h5_path: str, slashed: list[_SlashedColumn]) -> Any:
     """A copy of the ``uns`` tree whose DataFrame columns with ``/`` have placeholder names."""
