@@ -25,6 +25,6 @@ environment
 command
     The hint about a stale Snakemake lock, and the command recorded for provenance.
 
-Nothing is imported here, so that importing one module (e.g. ``tests_config`` from the CLI)
+Nothing is imported here, so that importing one module (e.g. ``tests_config`` from the report)
 does not load the others.
 """
