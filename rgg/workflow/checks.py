@@ -178,20 +178,6 @@ def _check_reference(name: str, test: Mapping[str, Any]) -> None:
         raise ConfigError(msg)
 
 
-def check_uns_keys(comparisons: list[Comparison]) -> None:
-    """Refuse two rank comparisons of one dataset that would share an uns key."""
-    seen: dict[tuple[str, str], Comparison] = {}
-    for comparison in comparisons:
-        earlier = seen.setdefault((comparison.dataset, comparison.uns_key), comparison)
-        if earlier is not comparison:
-            msg = (
-                f"grouping {earlier.grouping!r} with test {earlier.test!r} and grouping "
-                f"{comparison.grouping!r} with test {comparison.test!r} would share the uns key "
-                f"{comparison.uns_key!r} in dataset {comparison.dataset!r}; rename one of them."
-            )
-            raise ConfigError(msg)
-
-
 def check_screen_patterns(config: Mapping[str, Any]) -> None:
     """A screen's target_pattern must compile (checked before any data is read)."""
     for grouping, entry in config["groupings"].items():
@@ -208,6 +194,20 @@ def check_screen_patterns(config: Mapping[str, Any]) -> None:
                 f"groupings.{grouping}.screen.target_pattern {pattern!r} has "
                 f"{compiled.groups} groups; use one, around the target's name (e.g. "
                 "'^([^_]+)_'), or (?:...) for the others."
+            )
+            raise ConfigError(msg)
+
+
+def check_uns_keys(comparisons: list[Comparison]) -> None:
+    """Refuse two rank comparisons of one dataset that would share an uns key."""
+    seen: dict[tuple[str, str], Comparison] = {}
+    for comparison in comparisons:
+        earlier = seen.setdefault((comparison.dataset, comparison.uns_key), comparison)
+        if earlier is not comparison:
+            msg = (
+                f"grouping {earlier.grouping!r} with test {earlier.test!r} and grouping "
+                f"{comparison.grouping!r} with test {comparison.test!r} would share the uns key "
+                f"{comparison.uns_key!r} in dataset {comparison.dataset!r}; rename one of them."
             )
             raise ConfigError(msg)
 
