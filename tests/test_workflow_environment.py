@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +63,7 @@ def test_wildcard_constraints_are_the_name_pattern_and_parsing_leaves_path_alone
     assert parsed["constraints"] == dict.fromkeys(("dataset", "grouping", "test"), NAME_REGEX)
     assert all(not constraints for constraints in parsed["rule_constraints"].values())
     assert parsed["path"]
-    folder = str(Path(sys.executable).parent)
+    folder = shlex.quote(str(Path(sys.executable).parent))
     assert parsed["prefix"] == f'set -euo pipefail; export PATH={folder}:"$PATH"; '
 
 
