@@ -138,24 +138,18 @@ def sweep_csr_rows(plan: Plan, out: GeneSums) -> None:
     :func:`rgg.kernels.accumulate_csr`); the results are bit-for-bit those of the blocks.
     """
     x = matrix.canonical(plan.matrix)
-    n_genes, n_codes = out.sums.shape
     col_pos = np.full(x.shape[1], -1, dtype=np.int64)
-    col_pos[plan.genes] = np.arange(n_genes)
+    col_pos[plan.genes] = np.arange(len(plan.genes))
     col_bounds = matrix.csr_column_ranges(x, _RANGES_PER_THREAD * numba.get_num_threads())
-    with_m2 = out.m2 is not None
-    with_expm1 = out.expm1_sums is not None
-    unused = np.zeros((0, n_codes))
-    n_nonfinite, n_negative, n_fractional = kernels.accumulate_csr(
-        x.indptr, x.indices, x.data, col_pos, col_bounds, plan.cell_codes, plan.n_per_code,
-        with_m2, with_expm1, log1p_scale(plan),
-        out.nnz, out.sums, out.m2 if with_m2 else unused,
-        out.expm1_sums if with_expm1 else unused,
-        np.zeros((2, n_genes if with_m2 else 0, n_codes)),
+    _count(
+        out,
+        kernels.accumulate_csr(
+            x.indptr, x.indices, x.data, col_pos=col_pos, col_bounds=col_bounds,
+            codes=plan.cell_codes, n_per_code=plan.n_per_code, nnz=out.nnz, sums=out.sums,
+            m2=out.m2, expm1_sums=out.expm1_sums, log_base=log1p_scale(plan),
+        ),
     )  # fmt: skip
-    out.n_nonfinite += n_nonfinite
-    out.n_negative += n_negative
-    out.n_fractional += n_fractional
-    if out.tested is not None and not n_nonfinite:
+    if out.tested is not None and not out.n_nonfinite:
         out.tested[:] = passing(plan, out, slice(None))
 
 
@@ -177,21 +171,18 @@ def sweep_block(plan: Plan, block: matrix.GeneBlock, out: GeneSums) -> None:
         _count(out, kernels.scan_values(block.indptr, block.data, block.cols))
         if out.n_nonfinite:
             return  # the caller refuses the data; don't feed NaN to the sorts
-        with_m2 = out.m2 is not None
         kernels.accumulate_csc(
-            block.indptr, block.rows, block.data, block.cols, plan.cell_codes, plan.n_per_code,
-            with_m2, out.nnz[part], out.sums[part],
-            out.m2[part] if with_m2 else np.zeros((0, len(plan.n_per_code))),
+            block.indptr, block.rows, block.data, block.cols, codes=plan.cell_codes,
+            n_per_code=plan.n_per_code, nnz=out.nnz[part], sums=out.sums[part],
+            m2=_rows(out.m2, part),
         )  # fmt: skip
     if not plan.mean_in_log_space:
         # scanpy 1.13's means (and the t-tests' variances) of expm1 values, which it forms
         # in the data's dtype: summed from those values, not from float64 expm1 on the fly
-        with_m2 = out.expm1_m2 is not None
         kernels.accumulate_csc(
             block.indptr, block.rows, expm1_values(plan, block.data), block.cols,
-            plan.cell_codes, plan.n_per_code, with_m2, np.zeros_like(out.nnz[part]),
-            out.expm1_sums[part],
-            out.expm1_m2[part] if with_m2 else np.zeros((0, len(plan.n_per_code))),
+            codes=plan.cell_codes, n_per_code=plan.n_per_code, sums=out.expm1_sums[part],
+            m2=_rows(out.expm1_m2, part),
         )  # fmt: skip
     elif out.expm1_sums is not None:
         kernels.accumulate_expm1_csc(
@@ -205,6 +196,11 @@ def sweep_block(plan: Plan, block: matrix.GeneBlock, out: GeneSums) -> None:
         ranked = np.flatnonzero(out.tested[part][:, plan.reported_groups].any(axis=1))
     if ranks and (out.m2 is not None or out.tested is not None):  # not ranked above
         _rank_block(plan, block, ranked, out, part, sums_done=True)
+
+
+def _rows(sums: np.ndarray | None, part: slice) -> np.ndarray | None:
+    """The rows ``part`` of an optional array of :class:`GeneSums`."""
+    return None if sums is None else sums[part]
 
 
 def _count(out: GeneSums, counts: tuple[int, int, int]) -> None:
@@ -257,18 +253,20 @@ def _rank_block(
     rest = plan.reference_index is None
     stat = (out.ranksums if rest else out.ustats)[part][ranked]
     ties = out.tiesums[part][ranked]
-    if sums_done:  # already summed with the variances: the kernels' sums go unused
-        nnz = np.zeros((len(cols), len(plan.n_per_code)))
-        sums = np.zeros_like(nnz)
-    else:
-        nnz, sums = out.nnz[part][ranked], out.sums[part][ranked]
-    args = (block.indptr, block.rows, block.data, cols, plan.cell_codes, plan.n_per_code)
+    nnz = None if sums_done else out.nnz[part][ranked]
+    sums = None if sums_done else out.sums[part][ranked]
+    block_args = (block.indptr, block.rows, block.data, cols)
     if rest:
-        counts = kernels.ranksum_rest_csc(*args, stat, ties, nnz, sums)
+        counts = kernels.ranksum_rest_csc(
+            *block_args, codes=plan.cell_codes, n_per_code=plan.n_per_code, ranksums=stat,
+            tiesums=ties, nnz=nnz, sums=sums,
+        )  # fmt: skip
     else:
         counts = kernels.ranksum_reference_csc(
-            *args, plan.reference_index, plan.tie_correct, stat, ties, nnz, sums
-        )
+            *block_args, codes=plan.cell_codes, n_per_code=plan.n_per_code,
+            ref_code=plan.reference_index, ustats=stat,
+            tiesums=ties if plan.tie_correct else None, nnz=nnz, sums=sums,
+        )  # fmt: skip
     if not isinstance(ranked, slice):  # fancy indexing gave copies: write them back
         (out.ranksums if rest else out.ustats)[part][ranked] = stat
         out.tiesums[part][ranked] = ties

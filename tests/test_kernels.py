@@ -10,6 +10,7 @@ from scipy import sparse, stats
 import rgg
 import rgg.matrix
 from rgg import kernels
+from rgg.kernels.ranksum import _ranksum_reference_csc
 from rgg.kernels.sort import native_keys_inplace
 from rgg.stats import adjust_pvalues, wilcoxon_reference, wilcoxon_rest
 
@@ -31,10 +32,9 @@ def _ranksums_rest(x: np.ndarray, codes: np.ndarray, n_codes: int) -> tuple[np.n
     ranksum = np.zeros((x.shape[1], n_codes))
     tiesum = np.zeros(x.shape[1])
     cols = np.arange(x.shape[1])
-    sums = np.zeros((2, x.shape[1], n_codes))
     kernels.ranksum_rest_csc(
-        csc.indptr, csc.indices, csc.data, cols, codes.astype(np.int32), n_per_code, ranksum,
-        tiesum, *sums,
+        csc.indptr, csc.indices, csc.data, cols, codes=codes.astype(np.int32),
+        n_per_code=n_per_code, ranksums=ranksum, tiesums=tiesum,
     )  # fmt: skip
     return ranksum, tiesum
 
@@ -66,16 +66,9 @@ def test_ranksum_rest_at_five_million_cells_adds_tie_terms_in_value_order() -> N
     tiesum = np.zeros(1)
     indptr = np.array([0, rows.size])
     kernels.ranksum_rest_csc(
-        indptr,
-        rows,
-        values,
-        np.array([0]),
-        codes,
-        n_per_code,
-        ranksum,
-        tiesum,
-        *np.zeros((2, 1, 3)),
-    )
+        indptr, rows, values, np.array([0]), codes=codes, n_per_code=n_per_code,
+        ranksums=ranksum, tiesums=tiesum,
+    )  # fmt: skip
     expected = 0.0
     for value in (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0):
         t = float(n_cells - rows.size) if value == 0 else float((values == value).sum())
@@ -118,11 +111,18 @@ def test_ranksum_reference_pvalues_equal_mannwhitneyu(seed: int) -> None:
     n_per_code = np.bincount(codes[codes >= 0], minlength=4).astype(np.int64)
     ustat = np.zeros((7, 4))
     tiesum = np.zeros((7, 4))
-    args = (csc.indptr, csc.indices, csc.data, np.arange(7), codes, n_per_code, ref)
-    kernels.ranksum_reference_csc(*args, True, ustat, tiesum, *np.zeros((2, 7, 4)))
-    # without the tie terms: the same U, and the tie sums left alone
+    block = (csc.indptr, csc.indices, csc.data, np.arange(7))
+    groups = {"codes": codes, "n_per_code": n_per_code, "ref_code": ref}
+    kernels.ranksum_reference_csc(*block, **groups, ustats=ustat, tiesums=tiesum)
+    # without the tie terms: the same U
+    ustat_only = np.zeros((7, 4))
+    kernels.ranksum_reference_csc(*block, **groups, ustats=ustat_only)
+    assert ustat_only.tobytes() == ustat.tobytes()
+    # and the compiled loop, told to skip them, leaves the tie sums alone
     ustat_only, untouched = np.zeros((7, 4)), np.full((7, 4), -1.0)
-    kernels.ranksum_reference_csc(*args, False, ustat_only, untouched, *np.zeros((2, 7, 4)))
+    _ranksum_reference_csc(
+        *block, codes, n_per_code, ref, False, ustat_only, untouched, *np.zeros((2, 7, 4))
+    )
     assert ustat_only.tobytes() == ustat.tobytes()
     assert (untouched == -1.0).all()
     for g in (0, 1, 3):
@@ -146,8 +146,9 @@ def test_accumulate_and_leave_one_out_equal_numpy() -> None:
     n_per_code = np.bincount(codes, minlength=4).astype(np.int64)
     nnz, sums, m2 = (np.zeros((6, 4)) for _ in range(3))
     kernels.accumulate_csc(
-        csc.indptr, csc.indices, csc.data, np.arange(6), codes, n_per_code, True, nnz, sums, m2
-    )
+        csc.indptr, csc.indices, csc.data, np.arange(6), codes=codes, n_per_code=n_per_code,
+        nnz=nnz, sums=sums, m2=m2,
+    )  # fmt: skip
     rest_m2 = np.empty((6, 4))
     kernels.leave_one_out_m2(n_per_code, sums, m2, 4, rest_m2)
     for k in range(4):
@@ -225,8 +226,9 @@ def test_variances_stay_exact_at_five_million_cells() -> None:
     rows = np.arange(n_cells, dtype=np.int64)
     nnz, sums, m2 = np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 2))
     kernels.accumulate_csc(
-        indptr, rows, values, np.array([0], dtype=np.int64), codes, n_per_code, True, nnz, sums, m2
-    )
+        indptr, rows, values, np.array([0], dtype=np.int64), codes=codes, n_per_code=n_per_code,
+        nnz=nnz, sums=sums, m2=m2,
+    )  # fmt: skip
     for code in (0, 1):
         part = values[codes == code]
         np.testing.assert_allclose(m2[0, code] / (len(part) - 1), part.var(ddof=1), rtol=1e-8)
@@ -401,7 +403,9 @@ def test_sums_straight_from_csr_equal_the_gene_blocks(monkeypatch, kwargs, dtype
     plan = build_plan(adata, "group", mask_var=mask, **kwargs)
     calls = []
     real_kernel = kernels.accumulate_csr
-    monkeypatch.setattr(kernels, "accumulate_csr", lambda *a: calls.append(1) or real_kernel(*a))
+    monkeypatch.setattr(
+        kernels, "accumulate_csr", lambda *a, **k: calls.append(1) or real_kernel(*a, **k)
+    )
     from_rows = rgg.sweep.sweep(plan)
     assert bool(calls) == (kwargs["method"] != "wilcoxon")
     monkeypatch.setattr(rgg.sweep, "sums_from_rows", lambda plan, out: False)
@@ -432,18 +436,19 @@ def test_rank_kernels_sum_and_count_as_the_separate_kernels(dtype, reference) ->
     n_per_code = np.bincount(codes[codes >= 0], minlength=4).astype(np.int64)
     cols = np.arange(12)
     expected_nnz, expected_sum = np.zeros((12, 4)), np.zeros((12, 4))
-    kernels.accumulate_csc(
-        csc.indptr, csc.indices, csc.data, cols, codes, n_per_code, False,
-        expected_nnz, expected_sum, np.zeros((0, 4)),
-    )  # fmt: skip
+    block = (csc.indptr, csc.indices, csc.data, cols)
+    groups = {"codes": codes, "n_per_code": n_per_code}
+    kernels.accumulate_csc(*block, **groups, nnz=expected_nnz, sums=expected_sum)
     nnz, sums = np.zeros((12, 4)), np.zeros((12, 4))
-    args = (csc.indptr, csc.indices, csc.data, cols, codes, n_per_code)
     if reference is None:
-        counts = kernels.ranksum_rest_csc(*args, np.zeros((12, 4)), np.zeros(12), nnz, sums)
+        counts = kernels.ranksum_rest_csc(
+            *block, **groups, ranksums=np.zeros((12, 4)), tiesums=np.zeros(12), nnz=nnz, sums=sums
+        )
     else:
         counts = kernels.ranksum_reference_csc(
-            *args, reference, True, np.zeros((12, 4)), np.zeros((12, 4)), nnz, sums
-        )
+            *block, **groups, ref_code=reference, ustats=np.zeros((12, 4)),
+            tiesums=np.zeros((12, 4)), nnz=nnz, sums=sums,
+        )  # fmt: skip
     assert nnz.tobytes() == expected_nnz.tobytes()
     assert sums.tobytes() == expected_sum.tobytes()
     assert counts == kernels.scan_values(csc.indptr, csc.data, cols)

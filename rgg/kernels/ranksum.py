@@ -64,13 +64,32 @@ def _gather_sorted(
 
 
 @njit
-def _store_sums(
-    nnz: np.ndarray, sums: np.ndarray, out_nnz: np.ndarray, out_sum: np.ndarray
-) -> None:
-    """Add one gene's per-code non-zeros and sums to its rows of the outputs."""
-    for k in range(nnz.shape[0]):
+def _sorted_gene(
+    rows: np.ndarray,
+    data: np.ndarray,
+    start: int,
+    stop: int,
+    codes: np.ndarray,
+    n_codes: int,
+    out_nnz: np.ndarray,
+    out_sum: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
+    """:func:`_gather_sorted` for one gene, adding its per-code non-zeros and sums to its rows
+    ``out_nnz``/``out_sum``.
+
+    Returns the sorted keys, their codes, the number of negative values, the non-zeros per
+    code (int64) and the counts of non-finite, negative and fractional stored values.
+    """
+    nnz = np.zeros(n_codes, dtype=np.int64)
+    code_sums = np.zeros(n_codes, dtype=np.float64)
+    kinds = np.zeros(3, dtype=np.int64)
+    keys, value_codes, n_negative = _gather_sorted(
+        rows, data, start, stop, codes, nnz, code_sums, kinds
+    )
+    for k in range(n_codes):
         out_nnz[k] += np.float64(nnz[k])
-        out_sum[k] += sums[k]
+        out_sum[k] += code_sums[k]
+    return keys, value_codes, n_negative, nnz, kinds
 
 
 @njit
@@ -105,18 +124,18 @@ def _add_tie_runs(
     return tiesum
 
 
-@kernel(parallel=True)
 def ranksum_rest_csc(
     indptr: np.ndarray,
     rows: np.ndarray,
     data: np.ndarray,
     cols: np.ndarray,
+    *,
     codes: np.ndarray,
     n_per_code: np.ndarray,
-    out_ranksum: np.ndarray,
-    out_tiesum: np.ndarray,
-    out_nnz: np.ndarray,
-    out_sum: np.ndarray,
+    ranksums: np.ndarray,
+    tiesums: np.ndarray,
+    nnz: np.ndarray | None = None,
+    sums: np.ndarray | None = None,
 ) -> tuple[int, int, int]:
     """Rank sums of each group code over *all* cells, and the tie term of each gene.
 
@@ -129,20 +148,55 @@ def ranksum_rest_csc(
 
     Parameters
     ----------
-    out_ranksum
+    indptr, rows, data, cols, codes, n_per_code
+        As for :func:`rgg.kernels.accumulate_csc`.
+    ranksums
         ``(len(cols), n_codes)``: sum of the average ranks of the cells of each code.
-    out_tiesum
+    tiesums
         ``(len(cols),)``: ``sum(t**3 - t)`` over the tie blocks (zeros included), in float64
         so that it cannot overflow.
-    out_nnz, out_sum
-        ``(len(cols), n_codes)``, zero on entry: each code's non-zeros and sum, exactly as
-        :func:`rgg.kernels.accumulate_csc` adds them (no second pass over the block).
+    nnz, sums
+        If given, ``(len(cols), n_codes)``, zero on entry: each code's non-zeros and sum,
+        exactly as :func:`rgg.kernels.accumulate_csc` adds them (no second pass over the
+        block).
 
     Returns
     -------
     The counts of :func:`rgg.kernels.scan_values` over the columns' stored values. Non-finite
     values are sorted like any other (the caller refuses such data).
     """
+    nnz, sums = _or_scratch(nnz, sums, cols.shape[0], n_per_code.shape[0])
+    return _ranksum_rest_csc(
+        indptr, rows, data, cols, codes, n_per_code, ranksums, tiesums, nnz, sums
+    )
+
+
+def _or_scratch(
+    nnz: np.ndarray | None, sums: np.ndarray | None, n_genes: int, n_codes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zeros and sums outputs, or scratch arrays for those the caller does not want
+    (the sort pass forms them anyway)."""
+    if nnz is None:
+        nnz = np.zeros((n_genes, n_codes))
+    if sums is None:
+        sums = np.zeros((n_genes, n_codes))
+    return nnz, sums
+
+
+@kernel(parallel=True)
+def _ranksum_rest_csc(
+    indptr: np.ndarray,
+    rows: np.ndarray,
+    data: np.ndarray,
+    cols: np.ndarray,
+    codes: np.ndarray,
+    n_per_code: np.ndarray,
+    out_ranksum: np.ndarray,
+    out_tiesum: np.ndarray,
+    out_nnz: np.ndarray,
+    out_sum: np.ndarray,
+) -> tuple[int, int, int]:
+    """:func:`ranksum_rest_csc`'s loop over the genes, in parallel."""
     n_codes = n_per_code.shape[0]
     n_cells = 0
     for k in range(n_codes):
@@ -152,62 +206,71 @@ def ranksum_rest_csc(
     n_fractional = 0
     for j in prange(cols.shape[0]):
         c = cols[j]
-        nnz = np.zeros(n_codes, dtype=np.int64)
-        code_sums = np.zeros(n_codes, dtype=np.float64)
-        kinds = np.zeros(3, dtype=np.int64)
-        keys, value_codes, n_negative = _gather_sorted(
-            rows, data, indptr[c], indptr[c + 1], codes, nnz, code_sums, kinds
+        keys, value_codes, n_negative, nnz, kinds = _sorted_gene(
+            rows, data, indptr[c], indptr[c + 1], codes, n_codes, out_nnz[j], out_sum[j]
         )
-        _store_sums(nnz, code_sums, out_nnz[j], out_sum[j])
         n_nonfinite += kinds[0]
         n_negative_values += kinds[1]
         n_fractional += kinds[2]
-        m = keys.shape[0]
-        n_zero = n_cells - m
-        # positions summed per code; four interleaved copies keep consecutive cells of one
-        # code from waiting on each other's store
-        position_sums = np.zeros((4, n_codes), dtype=np.int64)
-        for q in range(m):
-            position_sums[q & 3, value_codes[q]] += q
-        n_below_zeros = np.zeros(n_codes, dtype=np.int64)
-        for q in range(n_negative):
-            n_below_zeros[value_codes[q]] += 1
-        twice = np.zeros(n_codes, dtype=np.int64)
-        # tie terms added one by one in value order (negatives, zeros, positives): above 2**53
-        # the float sum rounds, and this keeps its order
-        tiesum = _add_tie_runs(keys, value_codes, 0, n_negative, twice, 0.0)
-        t = np.float64(n_zero)
-        tiesum += t * t * t - t
-        tiesum = _add_tie_runs(keys, value_codes, n_negative, m, twice, tiesum)
-        for k in range(n_codes):
-            positions = (
-                position_sums[0, k]
-                + position_sums[1, k]
-                + position_sums[2, k]
-                + position_sums[3, k]
-            )
-            n_zero_k = n_per_code[k] - nnz[k]
-            twice[k] += 2 * (positions + nnz[k] + n_zero * (nnz[k] - n_below_zeros[k]))
-            twice[k] += n_zero_k * (2 * n_negative + n_zero + 1)  # the zeros' average rank
-            out_ranksum[j, k] += 0.5 * twice[k]
-        out_tiesum[j] = tiesum
+        out_tiesum[j] = _rest_ranksums(
+            keys, value_codes, n_negative, nnz, n_per_code, n_cells, out_ranksum[j]
+        )
     return n_nonfinite, n_negative_values, n_fractional
 
 
-@kernel(parallel=True)
+@njit
+def _rest_ranksums(
+    keys: np.ndarray,
+    value_codes: np.ndarray,
+    n_negative: int,
+    nnz: np.ndarray,
+    n_per_code: np.ndarray,
+    n_cells: int,
+    out_ranksum: np.ndarray,
+) -> float:
+    """Add one gene's rank sum per code to ``out_ranksum``; return its tie term."""
+    n_codes = n_per_code.shape[0]
+    m = keys.shape[0]
+    n_zero = n_cells - m
+    # positions summed per code; four interleaved copies keep consecutive cells of one
+    # code from waiting on each other's store
+    position_sums = np.zeros((4, n_codes), dtype=np.int64)
+    for q in range(m):
+        position_sums[q & 3, value_codes[q]] += q
+    n_below_zeros = np.zeros(n_codes, dtype=np.int64)
+    for q in range(n_negative):
+        n_below_zeros[value_codes[q]] += 1
+    twice = np.zeros(n_codes, dtype=np.int64)
+    # tie terms added one by one in value order (negatives, zeros, positives): above 2**53
+    # the float sum rounds, and this keeps its order
+    tiesum = _add_tie_runs(keys, value_codes, 0, n_negative, twice, 0.0)
+    t = np.float64(n_zero)
+    tiesum += t * t * t - t
+    tiesum = _add_tie_runs(keys, value_codes, n_negative, m, twice, tiesum)
+    for k in range(n_codes):
+        positions = (
+            position_sums[0, k] + position_sums[1, k] + position_sums[2, k] + position_sums[3, k]
+        )
+        n_zero_k = n_per_code[k] - nnz[k]
+        twice[k] += 2 * (positions + nnz[k] + n_zero * (nnz[k] - n_below_zeros[k]))
+        twice[k] += n_zero_k * (2 * n_negative + n_zero + 1)  # the zeros' average rank
+        out_ranksum[k] += 0.5 * twice[k]
+    return tiesum
+
+
 def ranksum_reference_csc(
     indptr: np.ndarray,
     rows: np.ndarray,
     data: np.ndarray,
     cols: np.ndarray,
+    *,
     codes: np.ndarray,
     n_per_code: np.ndarray,
     ref_code: int,
-    tie_terms: bool,
-    out_ustat: np.ndarray,
-    out_tiesum: np.ndarray,
-    out_nnz: np.ndarray,
-    out_sum: np.ndarray,
+    ustats: np.ndarray,
+    tiesums: np.ndarray | None = None,
+    nnz: np.ndarray | None = None,
+    sums: np.ndarray | None = None,
 ) -> tuple[int, int, int]:
     """Mann-Whitney U of every group code against ``ref_code``, from one sort per gene.
 
@@ -222,31 +285,54 @@ def ranksum_reference_csc(
 
     Parameters
     ----------
-    tie_terms
-        Whether to fill ``out_tiesum`` too (only the tie correction needs it). Without it, U
-        comes from two branch-free passes (:func:`_add_twice_u`) instead of a walk over the
-        blocks of equal values: at 50k x 20k, where 71% of the non-zeros tie, the kernel
-        takes 0.53 s instead of 0.75-0.80 s on two threads.
-    out_ustat
+    indptr, rows, data, cols, codes, n_per_code
+        As for :func:`rgg.kernels.accumulate_csc`.
+    ustats
         ``(len(cols), n_codes)``: U of each code against the reference (0 for the reference).
-    out_tiesum
-        ``(len(cols), n_codes)``: the pair's tie term (0 for the reference), if ``tie_terms``.
-    out_nnz, out_sum
+    tiesums
+        If given, ``(len(cols), n_codes)``: the pair's tie term (0 for the reference). Only
+        the tie correction needs it; without it, U comes from two branch-free passes
+        (:func:`_add_twice_u`) instead of a walk over the blocks of equal values: at
+        50k x 20k, where 71% of the non-zeros tie, the kernel takes 0.53 s instead of
+        0.75-0.80 s on two threads.
+    nnz, sums
         As for :func:`ranksum_rest_csc`; so are the counts returned.
     """
+    n_codes = n_per_code.shape[0]
+    nnz, sums = _or_scratch(nnz, sums, cols.shape[0], n_codes)
+    tie_terms = tiesums is not None
+    return _ranksum_reference_csc(
+        indptr, rows, data, cols, codes, n_per_code, ref_code, tie_terms, ustats,
+        tiesums if tie_terms else np.zeros((0, n_codes)), nnz, sums,
+    )  # fmt: skip
+
+
+@kernel(parallel=True)
+def _ranksum_reference_csc(
+    indptr: np.ndarray,
+    rows: np.ndarray,
+    data: np.ndarray,
+    cols: np.ndarray,
+    codes: np.ndarray,
+    n_per_code: np.ndarray,
+    ref_code: int,
+    tie_terms: bool,
+    out_ustat: np.ndarray,
+    out_tiesum: np.ndarray,
+    out_nnz: np.ndarray,
+    out_sum: np.ndarray,
+) -> tuple[int, int, int]:
+    """:func:`ranksum_reference_csc`'s loop over the genes, in parallel; ``out_tiesum`` is
+    read only with ``tie_terms``."""
     n_codes = n_per_code.shape[0]
     n_nonfinite = 0
     n_negative_values = 0
     n_fractional = 0
     for j in prange(cols.shape[0]):
         c = cols[j]
-        nnz = np.zeros(n_codes, dtype=np.int64)
-        code_sums = np.zeros(n_codes, dtype=np.float64)
-        kinds = np.zeros(3, dtype=np.int64)
-        keys, value_codes, n_negative = _gather_sorted(
-            rows, data, indptr[c], indptr[c + 1], codes, nnz, code_sums, kinds
+        keys, value_codes, n_negative, nnz, kinds = _sorted_gene(
+            rows, data, indptr[c], indptr[c + 1], codes, n_codes, out_nnz[j], out_sum[j]
         )
-        _store_sums(nnz, code_sums, out_nnz[j], out_sum[j])
         n_nonfinite += kinds[0]
         n_negative_values += kinds[1]
         n_fractional += kinds[2]
