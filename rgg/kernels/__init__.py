@@ -4,6 +4,10 @@ Every kernel works on a *gene block* in compressed sparse column form: ``indptr`
 ``rows``, ``data`` and ``cols`` (which columns of ``indptr`` belong to the block). Stored
 zeros are skipped wherever they appear, so callers never need to mutate a user's matrix
 with ``eliminate_zeros``.
+
+The accumulate and rank-sum kernels are small Python functions over their compiled loops:
+they take the outputs by name, and an optional output left out is not computed (or, where
+the loop forms it anyway, goes to scratch they allocate), so no caller builds dummy arrays.
 """
 
 from __future__ import annotations
