@@ -367,8 +367,6 @@ def _recompute(
     n_jobs: int | None,
 ) -> str | None:
     """Run one comparison again with its recorded command; a problem line, or None."""
-    from . import _commands
-
     table = id_path(comparison.table, crate.root)
     where = f"{comparison.name} (recomputed)"
     try:
@@ -396,11 +394,10 @@ def _recompute(
             args.scheduler = None  # the run's cluster is gone: a local one gives the same result
     if n_jobs is not None:
         args.n_jobs = n_jobs
-    run = {"rank": _commands.rank, "pseudobulk": _commands.pseudobulk}[args.command]
     log = io.StringIO()
     try:
         with contextlib.redirect_stderr(log):
-            run(args)
+            args.run(args)  # the subcommand's run function, bound by its parser
     except Exception as error:  # any failure of the rerun is the finding
         return f"{where}: the rerun failed ({error}); its log: {' | '.join(log.getvalue().splitlines()[-3:])}"
     difference = table_difference(read_results(out)[0], read_results(table)[0])
@@ -411,7 +408,7 @@ def _recompute(
 
 def _recorded_arguments(command: Sequence[str]) -> argparse.Namespace:
     """The options of a recorded ``rgg rank``/``rgg pseudobulk`` command line, parsed as then."""
-    from .cli import _parser
+    from .cli._app import _parser
 
     if len(command) < 2 or command[0] != "rgg" or command[1] not in ("rank", "pseudobulk"):
         msg = f"its recorded command {' '.join(command)!r} is not `rgg rank` or `rgg pseudobulk`"
