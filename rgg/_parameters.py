@@ -330,6 +330,14 @@ def parameters(*scopes: Scope) -> Iterator[Parameter]:
 #: The named arguments of :func:`rgg.rank_genes_groups` (``**kwds`` goes to LogisticRegression
 #: and must not use these names).
 ARGUMENT_NAMES = frozenset(BY_NAME)
+
+
+def logreg_clashes(logreg_options: Any) -> list[str]:
+    """The LogisticRegression options (a test's ``logreg`` mapping) that are named like a
+    rank_genes_groups parameter, sorted: each would reach the wrong function."""
+    return sorted(set(logreg_options or {}) & ARGUMENT_NAMES)
+
+
 #: The keys of a test config (``rgg rank --test-config/--test-params``): what is tested.
 TEST_CONFIG_KEYS = tuple(p.name for p in parameters("test", "dataset"))
 #: The keys of a workflow test (``tests.<name>``) that are rank_genes_groups arguments.

@@ -13,15 +13,6 @@ RestScope = Literal["all", "groups"]
 #: How log fold changes are formed: from mean log values (scanpy) or mean expm1 values (Seurat).
 FoldChange = Literal["log_mean", "expm1_mean"]
 
-#: The named parameters of :func:`rgg.rank_genes_groups` (a test keeps this in step with the
-#: signature). LogisticRegression options (``**kwds``) must not use these names.
-RANK_GENES_GROUPS_ARGUMENTS = frozenset({
-    "adata", "groupby", "mask_var", "use_raw", "groups", "reference", "n_genes", "rankby_abs",
-    "pts", "key_added", "copy", "method", "corr_method", "tie_correct", "layer", "n_jobs",
-    "auroc", "corr_scope", "rest_scope", "fold_change", "min_pct", "min_diff_pct", "min_logfc",
-    "scheduler", "block_nnz", "temp_dir", "mean_in_log_space",
-})  # fmt: skip
-
 METHODS: tuple[str, ...] = get_args(Method)
 CORR_METHODS: tuple[str, ...] = get_args(CorrMethod)
 CORR_SCOPES: tuple[str, ...] = get_args(CorrScope)

@@ -269,11 +269,11 @@ def test_argument_names_match_the_signature() -> None:
     """The names logreg options may not use are exactly rank_genes_groups' parameters."""
     import inspect
 
-    from rgg._types import RANK_GENES_GROUPS_ARGUMENTS
+    from rgg._parameters import ARGUMENT_NAMES
 
     parameters = inspect.signature(rgg.rank_genes_groups).parameters
     named = {name for name, p in parameters.items() if p.kind is not p.VAR_KEYWORD}
-    assert named == RANK_GENES_GROUPS_ARGUMENTS
+    assert named == ARGUMENT_NAMES
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

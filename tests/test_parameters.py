@@ -64,10 +64,6 @@ def test_choices_are_the_literal_types(name, alias) -> None:
     assert set(BY_NAME[name].choices) == set(get_args(alias))
 
 
-def test_legacy_argument_names_match() -> None:
-    assert _types.RANK_GENES_GROUPS_ARGUMENTS == ARGUMENT_NAMES
-
-
 def test_every_test_and_run_parameter_is_an_option_of_rgg_rank() -> None:
     rank = _parser()._subparsers._group_actions[0].choices["rank"]
     options = {action.dest: action for action in rank._actions}

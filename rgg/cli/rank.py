@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from .._errors import check_unique_genes
-from .._parameters import ARGUMENT_NAMES, TEST_CONFIG_KEYS, parameters
+from .._parameters import TEST_CONFIG_KEYS, logreg_clashes, parameters
 from .._version import __version__
 from ..io.paths import check_output_paths
 from ._options import (
@@ -95,7 +95,7 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
         if not isinstance(config.get("logreg") or {}, dict):
             msg = f"{where}: 'logreg' holds LogisticRegression options as a mapping, e.g. {{max_iter: 500}}."
             raise ValueError(msg)
-        clashes = sorted(set(config.get("logreg") or {}) & ARGUMENT_NAMES)
+        clashes = logreg_clashes(config.get("logreg"))
         if clashes:
             msg = (
                 f"{where}: logreg options {clashes} are rank_genes_groups parameters, not "

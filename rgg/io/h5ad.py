@@ -151,7 +151,6 @@ def read_uns_h5ad(path: str | os.PathLike[str]) -> dict[str, Any]:
     return dict(read_h5ad(path).uns)
 
 
-
 def _replace_slashed(value: Any, h5_path: str, slashed: list[_SlashedColumn]) -> Any:
     """A copy of the ``uns`` tree whose DataFrame columns with ``/`` have placeholder names."""
     if isinstance(value, Mapping):

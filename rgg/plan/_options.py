@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._errors import UnknownKeywordError, check_choice, did_you_mean
+from .._parameters import ARGUMENT_NAMES
 from .._types import (
     CORR_METHODS,
     CORR_SCOPES,
     FOLD_CHANGES,
     METHODS,
-    RANK_GENES_GROUPS_ARGUMENTS,
     REST_SCOPES,
     CorrMethod,
     CorrScope,
@@ -257,7 +257,7 @@ def _check_extra_keywords(method: str, kwds: Mapping[str, Any]) -> None:
     """
     if not kwds:
         return
-    valid = set(RANK_GENES_GROUPS_ARGUMENTS)
+    valid = set(ARGUMENT_NAMES)
     if method == "logreg":
         from sklearn.linear_model import LogisticRegression
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import did_you_mean
-from .._types import RANK_GENES_GROUPS_ARGUMENTS
+from .._parameters import NOT_FOR_LOGREG, logreg_clashes
 from .model import (
     NAME_PATTERN,
     OUT_OF_CORE_KEYS,
@@ -25,9 +25,6 @@ from .model import (
     as_list,
 )
 from .tests_config import _RANK_ONLY_DEFAULTS, PSEUDOBULK_DEFAULTS
-
-#: Test options that work gene by gene and so do not exist for logreg.
-_PER_GENE_OPTIONS = ("auroc", "min_pct", "min_diff_pct", "min_logfc")
 
 
 def check_names(config: Mapping[str, Any]) -> None:
@@ -87,7 +84,7 @@ def check_tests(config: Mapping[str, Any]) -> None:
         per-gene filters), and a reference that leaves nothing to compare.
     """
     for name, test in config["tests"].items():
-        clashes = sorted(set(test.get("logreg") or {}) & RANK_GENES_GROUPS_ARGUMENTS)
+        clashes = logreg_clashes(test.get("logreg"))
         if clashes:
             msg = (
                 f"tests.{name}.logreg sets {clashes}, which are rank_genes_groups parameters, not "
@@ -103,7 +100,7 @@ def check_tests(config: Mapping[str, Any]) -> None:
         _check_test_kind(name, test)
         _check_reference(name, test)
         per_gene = [
-            key for key in _PER_GENE_OPTIONS if test.get(key) is not None and test[key] is not False
+            key for key in NOT_FOR_LOGREG if test.get(key) is not None and test[key] is not False
         ]
         if per_gene and test.get("method") == "logreg":
             msg = (
