@@ -332,10 +332,19 @@ def parameters(*scopes: Scope) -> Iterator[Parameter]:
 ARGUMENT_NAMES = frozenset(BY_NAME)
 
 
-def logreg_clashes(logreg_options: Any) -> list[str]:
-    """The LogisticRegression options (a test's ``logreg`` mapping) that are named like a
-    rank_genes_groups parameter, sorted: each would reach the wrong function."""
-    return sorted(set(logreg_options or {}) & ARGUMENT_NAMES)
+def logreg_clash(logreg_options: Any, where: str) -> str | None:
+    """What is wrong with a test's ``logreg`` mapping (LogisticRegression options) that names
+    rank_genes_groups parameters, which would reach the wrong function; None if it names none.
+
+    ``where`` names the mapping in the message, e.g. ``tests.markers.logreg``.
+    """
+    clashes = sorted(set(logreg_options or {}) & ARGUMENT_NAMES)
+    if not clashes:
+        return None
+    return (
+        f"{where} sets {clashes}, which are rank_genes_groups parameters, not "
+        "LogisticRegression options; set them outside 'logreg'."
+    )
 
 
 #: The keys of a test config (``rgg rank --test-config/--test-params``): what is tested.

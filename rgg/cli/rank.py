@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from .._errors import check_unique_genes
-from .._parameters import TEST_CONFIG_KEYS, logreg_clashes, parameters
+from .._parameters import TEST_CONFIG_KEYS, logreg_clash, parameters
 from .._version import __version__
 from ..io.paths import check_output_paths
 from ._options import (
@@ -95,13 +95,9 @@ def test_parameters(args: argparse.Namespace) -> dict[str, Any]:
         if not isinstance(config.get("logreg") or {}, dict):
             msg = f"{where}: 'logreg' holds LogisticRegression options as a mapping, e.g. {{max_iter: 500}}."
             raise ValueError(msg)
-        clashes = logreg_clashes(config.get("logreg"))
-        if clashes:
-            msg = (
-                f"{where}: logreg options {clashes} are rank_genes_groups parameters, not "
-                "LogisticRegression's; set them outside 'logreg'."
-            )
-            raise ValueError(msg)
+        clash = logreg_clash(config.get("logreg"), f"{where}: 'logreg'")
+        if clash:
+            raise ValueError(clash)
         check_types(config, where, parameters("test", "dataset"))
         params.update({key: value for key, value in config.items() if key != "logreg"})
         logreg.update(config.get("logreg") or {})

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import did_you_mean
-from .._parameters import NOT_FOR_LOGREG, logreg_clashes
+from .._parameters import NOT_FOR_LOGREG, logreg_clash
 from .model import (
     NAME_PATTERN,
     OUT_OF_CORE_KEYS,
@@ -84,13 +84,9 @@ def check_tests(config: Mapping[str, Any]) -> None:
         per-gene filters), and a reference that leaves nothing to compare.
     """
     for name, test in config["tests"].items():
-        clashes = logreg_clashes(test.get("logreg"))
-        if clashes:
-            msg = (
-                f"tests.{name}.logreg sets {clashes}, which are rank_genes_groups parameters, not "
-                "LogisticRegression options; move them out of 'logreg'."
-            )
-            raise ConfigError(msg)
+        clash = logreg_clash(test.get("logreg"), f"tests.{name}.logreg")
+        if clash:
+            raise ConfigError(clash)
         if test.get("logreg") and test.get("method") != "logreg":
             msg = (
                 f"tests.{name} has 'logreg' options but method {test.get('method')!r}; "
