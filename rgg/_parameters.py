@@ -80,6 +80,9 @@ class Parameter:
     logreg
         Whether ``method='logreg'`` takes it (gene-by-gene options do not exist for one
         model of all genes).
+    prefilter
+        Whether it is one of Seurat's pre-filters: a threshold (within ``minimum`` and
+        ``maximum``) a gene must pass for a group before it is tested; ``None`` is off.
     """
 
     name: str
@@ -93,6 +96,7 @@ class Parameter:
     minimum: float | None = None
     maximum: float | None = None
     logreg: bool = True
+    prefilter: bool = False
 
     @property
     def option(self) -> str:
@@ -259,7 +263,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "in the annotated h5ad.",
     ),
     Parameter(
-        "min_pct", "number", "test", minimum=0, maximum=1, logreg=False,
+        "min_pct", "number", "test", minimum=0, maximum=1, logreg=False, prefilter=True,
         help=f"{_PREFILTER} it is expressed in at least this fraction of the group's or of the "
         "other side's cells",
         doc="rgg's addition, Seurat's `min.pct`: test a gene for a group only if it is "
@@ -269,13 +273,13 @@ PARAMETERS: tuple[Parameter, ...] = (
         "`logreg`.",
     ),
     Parameter(
-        "min_diff_pct", "number", "test", minimum=0, maximum=1, logreg=False,
+        "min_diff_pct", "number", "test", minimum=0, maximum=1, logreg=False, prefilter=True,
         help=f"{_PREFILTER} the two expressing fractions differ by at least this much",
         doc="rgg's addition, Seurat's `min.diff.pct`: the two expressing fractions must differ "
         "by at least this much.",
     ),
     Parameter(
-        "min_logfc", "number", "test", minimum=0, logreg=False,
+        "min_logfc", "number", "test", minimum=0, logreg=False, prefilter=True,
         help=f"{_PREFILTER} its absolute log2 fold change reaches this",
         doc="rgg's addition, Seurat's `logfc.threshold`: the absolute log2 fold change (as "
         "`fold_change` defines it) must reach this.",
@@ -353,6 +357,8 @@ TEST_CONFIG_KEYS = tuple(p.name for p in parameters("test", "dataset"))
 WORKFLOW_TEST_KEYS = tuple(p.name for p in parameters("test"))
 #: Gene-by-gene options: ``method='logreg'`` refuses them.
 NOT_FOR_LOGREG = tuple(p.name for p in PARAMETERS if not p.logreg)
+#: Seurat's pre-filters, in table order.
+PREFILTERS = tuple(p.name for p in PARAMETERS if p.prefilter)
 
 
 #: The parameters of a pseudobulk test (``rgg pseudobulk``, a workflow test with ``method:

@@ -15,6 +15,7 @@ from scipy import sparse
 
 from . import effects, stats
 from ._errors import NonFiniteValuesError
+from ._parameters import PREFILTERS
 from ._settings import numba_threads
 from ._types import CorrMethod, CorrScope, FoldChange, Method, RestScope
 from .lazy import LazyOptions, sweep_lazy
@@ -436,9 +437,7 @@ def _check_prefiltered(plan: Plan, tested: np.ndarray) -> None:
     if not empty.any():
         return
     filters = ", ".join(
-        f"{name}={getattr(plan, name)}"
-        for name in ("min_pct", "min_diff_pct", "min_logfc")
-        if getattr(plan, name) is not None
+        f"{name}={getattr(plan, name)}" for name in PREFILTERS if getattr(plan, name) is not None
     )
     labels = [plan.group_labels[g] for g in np.asarray(plan.reported_groups)[empty]]
     if empty.all():

@@ -17,6 +17,7 @@ from rgg._parameters import (
     ARGUMENT_NAMES,
     BY_NAME,
     PARAMETERS,
+    PREFILTERS,
     PSEUDOBULK_PARAMETERS,
     REQUIRED,
     TEST_CONFIG_KEYS,
@@ -146,3 +147,15 @@ def test_every_parameter_has_help_where_users_see_it() -> None:
         assert parameter.doc, parameter.name
     assert all(p.kind in {"text", "integer", "choice", "labels"} for p in PSEUDOBULK_PARAMETERS)
     assert len(PARAMETERS) == len(ARGUMENT_NAMES)
+
+
+def test_prefilters_are_bounded_numbers_that_logreg_refuses() -> None:
+    """The plan checks a pre-filter against its row's bounds and the out-of-core row sums turn
+    every pre-filter off by name, so each needs bounds and the logreg refusal."""
+    assert {"min_pct", "min_diff_pct", "min_logfc"} <= set(PREFILTERS)
+    for name in PREFILTERS:
+        row = BY_NAME[name]
+        assert row.kind == "number"
+        assert row.minimum is not None
+        assert not row.logreg
+        assert name in inspect.signature(rank_genes_groups).parameters

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._parameters import PREFILTERS
 from .._settings import numba_threads
 from ..matrix import GeneBlock
 from ..plan import Plan
@@ -50,9 +51,7 @@ def row_block_sums(chunks: list[Any], codes: np.ndarray, plan: Plan, threads: in
             matrix=rows,
             cell_codes=codes,
             n_per_code=n_per_code.astype(np.int64),
-            min_pct=None,
-            min_diff_pct=None,
-            min_logfc=None,
+            **dict.fromkeys(PREFILTERS),  # the pre-filters need the complete sums
         )
         out = empty_sums(local, len(plan.genes))
         if sums_from_rows(local, out):  # float CSR: no transposition needed

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._errors import UnknownKeywordError, check_choice, did_you_mean
-from .._parameters import ARGUMENT_NAMES
+from .._parameters import ARGUMENT_NAMES, BY_NAME, PREFILTERS
 from .._types import (
     CORR_METHODS,
     CORR_SCOPES,
@@ -89,7 +89,7 @@ class Options:
     @property
     def prefilters(self) -> bool:
         """Whether any of Seurat's pre-filters is on."""
-        return any(v is not None for v in (self.min_pct, self.min_diff_pct, self.min_logfc))
+        return any(getattr(self, name) is not None for name in PREFILTERS)
 
     @property
     def expm1_statistics(self) -> bool:
@@ -185,7 +185,9 @@ def resolve_options(
             "method='wilcoxon' (no extra cost) or a t-test."
         )
         raise ValueError(msg)
-    _check_prefilters(method, min_pct, min_diff_pct, min_logfc)
+    _check_prefilters(
+        method, {"min_pct": min_pct, "min_diff_pct": min_diff_pct, "min_logfc": min_logfc}
+    )
     if corr_method not in CORR_METHODS:
         msg = f"Correction method must be one of {list(CORR_METHODS)}, got corr_method={corr_method!r}."
         raise ValueError(msg)
@@ -211,19 +213,10 @@ def resolve_options(
     )
 
 
-def _check_prefilters(
-    method: str, min_pct: float | None, min_diff_pct: float | None, min_logfc: float | None
-) -> None:
-    """Seurat's pre-filters need fractions in [0, 1] and a non-negative fold change."""
-    given = {
-        name: value
-        for name, value in (
-            ("min_pct", min_pct),
-            ("min_diff_pct", min_diff_pct),
-            ("min_logfc", min_logfc),
-        )
-        if value is not None
-    }
+def _check_prefilters(method: str, thresholds: Mapping[str, Any]) -> None:
+    """Seurat's pre-filters (``thresholds`` by name) need numbers within their table bounds:
+    fractions in [0, 1], a non-negative fold change."""
+    given = {name: value for name, value in thresholds.items() if value is not None}
     if not given:
         return
     if method == "logreg":
@@ -240,10 +233,13 @@ def _check_prefilters(
         ):
             msg = f"{name} must be a number, got {value!r}."
             raise TypeError(msg)
-        upper = np.inf if name == "min_logfc" else 1.0
-        if not 0.0 <= value <= upper:
+        low, high = BY_NAME[name].minimum, BY_NAME[name].maximum
+        if not low <= value <= (np.inf if high is None else high):
             bounds = (
-                "at least 0" if name == "min_logfc" else "between 0 and 1 (a fraction of cells)"
+                f"at least {low:g}"
+                if high is None
+                else f"between {low:g} and {high:g}"
+                + (" (a fraction of cells)" if high == 1 else "")
             )
             msg = f"{name} must be {bounds}, got {value!r}."
             raise ValueError(msg)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from .._parameters import PREFILTERS
 from .._presets import active_defaults
 from ._codes import CellCodes, resolve_cell_codes
 from ._genes import TestedGenes, check_mask_var, resolve_genes, resolve_n_genes
@@ -70,7 +71,7 @@ class Plan(Options, Groups, TestedGenes, CellCodes):
             extra["rest_scope"] = self.rest_scope
         if self.fold_change != "log_mean":
             extra["fold_change"] = self.fold_change
-        for name in ("min_pct", "min_diff_pct", "min_logfc"):
+        for name in PREFILTERS:
             if getattr(self, name) is not None:
                 extra[name] = getattr(self, name)
         return extra  # mean_in_log_space is scanpy's, which does not store it either
