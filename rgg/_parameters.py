@@ -334,6 +334,14 @@ def parameters(*scopes: Scope) -> Iterator[Parameter]:
 #: The named arguments of :func:`rgg.rank_genes_groups` (``**kwds`` goes to LogisticRegression
 #: and must not use these names).
 ARGUMENT_NAMES = frozenset(BY_NAME)
+#: The keys of a test config (``rgg rank --test-config/--test-params``): what is tested.
+TEST_CONFIG_KEYS = tuple(p.name for p in parameters("test", "dataset"))
+#: The keys of a workflow test (``tests.<name>``) that are rank_genes_groups arguments.
+WORKFLOW_TEST_KEYS = tuple(p.name for p in parameters("test"))
+#: Gene-by-gene options: ``method='logreg'`` refuses them.
+NOT_FOR_LOGREG = tuple(p.name for p in PARAMETERS if not p.logreg)
+#: Seurat's pre-filters, in table order.
+PREFILTERS = tuple(p.name for p in PARAMETERS if p.prefilter)
 
 
 def logreg_clash(logreg_options: Any, where: str) -> str | None:
@@ -349,16 +357,6 @@ def logreg_clash(logreg_options: Any, where: str) -> str | None:
         f"{where} sets {clashes}, which are rank_genes_groups parameters, not "
         "LogisticRegression options; set them outside 'logreg'."
     )
-
-
-#: The keys of a test config (``rgg rank --test-config/--test-params``): what is tested.
-TEST_CONFIG_KEYS = tuple(p.name for p in parameters("test", "dataset"))
-#: The keys of a workflow test (``tests.<name>``) that are rank_genes_groups arguments.
-WORKFLOW_TEST_KEYS = tuple(p.name for p in parameters("test"))
-#: Gene-by-gene options: ``method='logreg'`` refuses them.
-NOT_FOR_LOGREG = tuple(p.name for p in PARAMETERS if not p.logreg)
-#: Seurat's pre-filters, in table order.
-PREFILTERS = tuple(p.name for p in PARAMETERS if p.prefilter)
 
 
 #: The parameters of a pseudobulk test (``rgg pseudobulk``, a workflow test with ``method:
