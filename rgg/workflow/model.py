@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .tests_config import PSEUDOBULK_DEFAULTS, TEST_PARAMETER_KEYS
+from .._parameters import WORKFLOW_TEST_KEYS
+from .tests_config import PSEUDOBULK_DEFAULTS
 
 #: Names of datasets, groupings and tests: they become file names and Snakemake wildcards.
 #: The schema's ``$defs/name`` and the rules' wildcard constraints use this same pattern.
@@ -118,7 +119,7 @@ def rank_parameters(config: Mapping[str, Any], comparison: Comparison) -> dict[s
     """
     test = config["tests"][comparison.test]
     dataset = config["datasets"][comparison.dataset]
-    params = {key: test[key] for key in TEST_PARAMETER_KEYS if test.get(key) is not None}
+    params = {key: test[key] for key in WORKFLOW_TEST_KEYS if test.get(key) is not None}
     for key in ("layer", "use_raw"):
         if dataset.get(key) is not None:
             params[key] = dataset[key]
